@@ -1,0 +1,62 @@
+"""What every executable shares: one-line errors, exit codes, progress on stderr."""
+
+import argparse
+import signal
+import sys
+import time
+from collections.abc import Callable
+
+from ..errors import EXIT_INTERRUPTED, EXIT_USAGE, CxoError
+
+EXIT_CODES_HELP = """exit status:
+  0 success   1 a check or gate failed   2 bad input (usage, envelope, policy)
+  3 run ended blocked   4 GitHub API unreachable/unexpected   5 missing or rejected token
+  6 repository or issue not found   130 interrupted"""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line with exit status 2."""
+
+    def error(self, message):  # noqa: D401 - argparse API
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}: see {self.prog} --help\n")
+
+
+def parser(prog: str, description: str, epilog: str = "") -> Parser:
+    return Parser(
+        prog=prog,
+        description=description,
+        epilog=(epilog + "\n\n" if epilog else "") + EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def add_target(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", default=".", help="the repository to work on (default: current directory)")
+
+
+_started = time.monotonic()
+
+
+def progress(prog: str, message: str) -> None:
+    """A human progress line on stderr (never stdout, which carries data)."""
+    elapsed = time.monotonic() - _started
+    print(f"[{prog} {elapsed:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def run(prog: str, body: Callable[[], int | None]) -> int:
+    """Run `body`, turning errors into one stderr line and a documented exit status."""
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return body() or 0
+    except CxoError as exc:
+        print(f"{prog}: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_INTERRUPTED

@@ -1,0 +1,96 @@
+"""The run envelope: one JSON document that flows through the pipeline steps.
+
+A step reads it on stdin, validates it, does its one job, adds its section,
+validates the result and writes it on stdout. A blocked envelope passes through
+untouched until `cxo-publish` turns it into the blocked outcome.
+"""
+
+import json
+import secrets
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .errors import InputError
+from .schemas import validate
+
+STEPS = ("claim", "worktree", "codex", "gate", "publish")
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def new(target: Path | str, issue_number: int, run_id: str | None = None, options: dict | None = None) -> dict:
+    envelope = {
+        "version": 1,
+        "run_id": run_id or new_run_id(),
+        "target": str(Path(target).resolve()),
+        "issue": {"number": issue_number},
+        "status": "ok",
+        "blocked": None,
+        "steps_done": [],
+    }
+    if options:
+        envelope["options"] = options
+    return envelope
+
+
+def parse(text: str, source: str = "stdin") -> dict:
+    if not text.strip():
+        raise InputError(f"{source}: no envelope given: pipe in the output of the previous step (e.g. cxo-claim)")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{source}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}): "
+            "feed a saved envelope or the previous step's output"
+        ) from None
+    check(data, source)
+    return data
+
+
+def check(envelope: dict, source: str = "envelope") -> None:
+    validate("envelope", envelope, f"{source}: the run envelope", "feed an envelope written by a cxo step")
+
+
+def read(stream=None, source: str = "stdin") -> dict:
+    stream = stream or sys.stdin
+    return parse(stream.read(), source)
+
+
+def dumps(envelope: dict) -> str:
+    return json.dumps(envelope, indent=2, sort_keys=False) + "\n"
+
+
+def write(envelope: dict, stream=None) -> None:
+    check(envelope, "output")
+    (stream or sys.stdout).write(dumps(envelope))
+    (stream or sys.stdout).flush()
+
+
+def is_blocked(envelope: dict) -> bool:
+    return envelope["status"] == "blocked"
+
+
+def block(envelope: dict, step: str, reason: str, details: dict | None = None) -> dict:
+    envelope["status"] = "blocked"
+    envelope["blocked"] = {"step": step, "reason": reason, "details": details or {}}
+    return envelope
+
+
+def mark_done(envelope: dict, step: str) -> dict:
+    if step not in envelope["steps_done"]:
+        envelope["steps_done"].append(step)
+    return envelope
+
+
+def require(envelope: dict, step: str, *sections: str) -> None:
+    """A step needs the sections of earlier steps; name the missing one and what to run."""
+    for section in sections:
+        if section not in envelope:
+            raise InputError(
+                f"envelope: section '{section}' is missing, needed by cxo-{step}: "
+                f"feed the output of cxo-{section} (or run the pipeline with cxo-run)"
+            )

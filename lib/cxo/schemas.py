@@ -1,0 +1,53 @@
+"""JSON Schema validation for every message cxo reads or writes.
+
+Schemas live in `schema/<name>.schema.json` and may `$ref` each other by file
+name. jsonschema is imported on first use so `--help` stays fast.
+"""
+
+import json
+from functools import cache
+
+from .errors import InputError
+from .resources import schema_dir
+
+
+@cache
+def _registry():
+    from referencing import Registry, Resource
+
+    resources = []
+    for path in sorted(schema_dir().glob("*.schema.json")):
+        doc = json.loads(path.read_text())
+        resource = Resource.from_contents(doc)
+        resources.append((path.name, resource))
+        if "$id" in doc:
+            resources.append((doc["$id"], resource))
+    return Registry().with_resources(resources)
+
+
+@cache
+def _validator(name: str):
+    from jsonschema import Draft202012Validator
+
+    path = schema_dir() / f"{name}.schema.json"
+    schema = json.loads(path.read_text())
+    return Draft202012Validator(schema, registry=_registry())
+
+
+def field_path(error) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def errors(name: str, data) -> list[str]:
+    """All problems of `data` against schema `name`, as 'field: message' lines."""
+    found = sorted(_validator(name).iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    return [f"{field_path(e)}: {e.message}" for e in found]
+
+
+def validate(name: str, data, what: str, hint: str = "fix it and try again") -> None:
+    """Raise InputError naming the first bad field of `data` (described as `what`)."""
+    problems = errors(name, data)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise InputError(f"{what} is invalid at {problems[0]}{more}: {hint}")

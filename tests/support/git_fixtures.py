@@ -1,0 +1,80 @@
+"""Real git repositories for tests: a plain repo, and a clone of a hub repository with a policy."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.com",
+    "GIT_COMMITTER_NAME": "Test Author",
+    "GIT_COMMITTER_EMAIL": "author@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(cwd, *args, check=True, env=None) -> str:
+    full_env = {**os.environ, **GIT_ENV, **(env or {})}
+    proc = subprocess.run(["git", *args], cwd=cwd, env=full_env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def commit_all(cwd, message="change") -> str:
+    git(cwd, "add", "-A")
+    git(cwd, "commit", "-q", "-m", message)
+    return git(cwd, "rev-parse", "HEAD").strip()
+
+
+def write(root: Path, rel: str, text: str) -> Path:
+    path = Path(root) / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def write_policy(target: Path, policy: dict) -> Path:
+    path = Path(target) / ".codex-orchestrator" / "config.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _git_identity(monkeypatch):
+    """Tests never read the developer's git config or identity."""
+    for key, value in GIT_ENV.items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def git_repo(tmp_path) -> Path:
+    """A plain repository on `main` with one commit (a tiny Python package and a test)."""
+    repo = tmp_path / "plain"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    write(repo, "README.md", "# plain\n")
+    write(repo, "app/calc.py", "def add(a, b):\n    return a + b\n")
+    write(repo, "tests/test_calc.py", "from app.calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n")
+    write(repo, "app/__init__.py", "")
+    commit_all(repo, "initial")
+    return repo
+
+
+@pytest.fixture
+def target_repo(tmp_path, hub_repo, monkeypatch) -> Path:
+    """A clone of the hub repository acme/widgets with a committed cxo policy that points at the hub."""
+    clone = tmp_path / "target"
+    git(tmp_path, "clone", "-q", hub_repo.clone_url, str(clone))
+    write_policy(
+        clone,
+        {"github": {"owner": hub_repo.owner, "repo": hub_repo.name, "apiUrl": hub_repo.url}},
+    )
+    monkeypatch.setenv("GITHUB_TOKEN", hub_repo.token)
+    monkeypatch.delenv("GH_TOKEN", raising=False)
+    monkeypatch.delenv("GITHUB_API_URL", raising=False)
+    return clone
