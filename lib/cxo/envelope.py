@@ -94,3 +94,10 @@ def require(envelope: dict, step: str, *sections: str) -> None:
                 f"envelope: section '{section}' is missing, needed by cxo-{step}: "
                 f"feed the output of cxo-{section} (or run the pipeline with cxo-run)"
             )
+
+
+def run_dir(state_dir: Path, envelope: dict) -> Path:
+    """Where a run keeps its saved envelopes, agent log, check logs and report: runs/<issue>/<run-id>/."""
+    path = Path(state_dir) / "runs" / str(envelope["issue"]["number"]) / envelope["run_id"]
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -78,3 +78,40 @@ def target_repo(tmp_path, hub_repo, monkeypatch) -> Path:
     monkeypatch.delenv("GH_TOKEN", raising=False)
     monkeypatch.delenv("GITHUB_API_URL", raising=False)
     return clone
+
+
+FAKE_AGENT = Path(__file__).with_name("fake_agent.py")
+
+GOOD_REPORT = {
+    "status": "completed",
+    "summary": "Implemented the change.",
+    "changes": ["app/calc.py"],
+    "validation": [{"name": "pytest", "command": "pytest -q", "status": "passed"}],
+    "artifacts": [],
+    "skippedChecks": [],
+    "residualRisks": [],
+    "prohibitedActions": [],
+}
+
+
+def agent_policy(script_path: Path, **codex) -> dict:
+    """The policy's `codex` section that runs tests/support/fake_agent.py with `script_path`."""
+    import sys
+
+    return {"command": sys.executable, "args": [str(FAKE_AGENT), "--script", str(script_path)], **codex}
+
+
+def scripted_agent(target: Path, tmp_path: Path, actions: list, extra_policy: dict | None = None, **codex) -> Path:
+    """Write `actions` as the fake agent's script and point `target`'s policy at it (merging extra_policy)."""
+    import json
+
+    script = tmp_path / "agent-script.json"
+    script.write_text(json.dumps(actions))
+    path = Path(target) / ".codex-orchestrator" / "config.yaml"
+    policy = yaml.safe_load(path.read_text()) if path.exists() else {}
+    policy = policy or {}
+    policy["codex"] = agent_policy(script, **codex)
+    for key, value in (extra_policy or {}).items():
+        policy[key] = value
+    write_policy(target, policy)
+    return script
