@@ -1,0 +1,58 @@
+"""The agent `make demo` runs: a small deterministic program in the place of Codex.
+
+It is run through the same command adapter as any agent (`codex.command` +
+`codex.args`), reads the prompt on stdin like Codex does, makes a real
+test-first change in the sample project and writes the completion report.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+TEST = '''from calc.ops import multiply
+
+
+def test_multiply():
+    assert multiply(6, 7) == 42
+    assert multiply(-2, 3) == -6
+'''
+
+FUNCTION = '''
+
+def multiply(a, b):
+    """The product of a and b."""
+    return a * b
+'''
+
+
+def main() -> int:
+    prompt = sys.stdin.read()
+    print(f"demo agent: read a prompt of {len(prompt)} characters", flush=True)
+    Path("tests/test_multiply.py").write_text(TEST)
+    ops = Path("calc/ops.py")
+    ops.write_text(ops.read_text() + FUNCTION)
+    print("demo agent: added calc.ops.multiply and its test", flush=True)
+    report = {
+        "status": "completed",
+        "summary": "Added `calc.ops.multiply` with a focused test written first.",
+        "changes": [
+            {"path": "calc/ops.py", "description": "new multiply(a, b)"},
+            {"path": "tests/test_multiply.py", "description": "test for multiply"},
+        ],
+        "validation": [
+            {"name": "pytest", "command": "python -m pytest -q", "status": "passed",
+             "details": "test_multiply failed before the change and passes after it"},
+        ],
+        "artifacts": [],
+        "skippedChecks": [],
+        "residualRisks": ["None known: the change is one pure function."],
+        "prohibitedActions": [],
+    }
+    Path(os.environ["CODEX_ORCHESTRATOR_REPORT_FILE"]).write_text(json.dumps(report, indent=2))
+    print("demo agent: wrote the completion report", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
