@@ -1,0 +1,1 @@
+"""Agent adapters: how cxo runs a coding agent (the Codex CLI by default, or any command)."""

@@ -1,0 +1,35 @@
+"""The command adapter (the seed's form): `codex.command` + `codex.args` with placeholders.
+
+Any executable can stand in as the agent: it gets the prompt on stdin, runs in
+the worktree, and finds the prompt and report paths in
+CODEX_ORCHESTRATOR_PROMPT_FILE / CODEX_ORCHESTRATOR_REPORT_FILE.
+"""
+
+from ..policy import render
+from . import process
+from .base import AgentResult, AgentSpec
+
+
+def placeholders(spec: AgentSpec) -> dict:
+    return {"worktreePath": spec.worktree, "promptPath": spec.prompt_path, "reportPath": spec.report_path,
+            "issueNumber": spec.issue_number, "branchName": spec.branch_name, "stateDir": spec.state_dir}
+
+
+def seed_env(spec: AgentSpec) -> dict:
+    return {"CODEX_ORCHESTRATOR_PROMPT_FILE": str(spec.prompt_path),
+            "CODEX_ORCHESTRATOR_REPORT_FILE": str(spec.report_path),
+            "CODEX_ORCHESTRATOR_ISSUE_NUMBER": str(spec.issue_number),
+            "CODEX_ORCHESTRATOR_WORKTREE_PATH": str(spec.worktree)}
+
+
+def argv_for(codex_policy: dict, spec: AgentSpec) -> list[str]:
+    values = placeholders(spec)
+    return [render(codex_policy["command"], values, "codex.command")] + [
+        render(arg, values, "codex.args") for arg in codex_policy["args"]]
+
+
+def run(codex_policy: dict, spec: AgentSpec, say) -> AgentResult:
+    argv = argv_for(codex_policy, spec)
+    return process.run(argv, cwd=spec.worktree, env={**spec.env, **seed_env(spec)}, stdin_path=spec.prompt_path,
+                       log_path=spec.log_path, timeout_s=spec.timeout_s, idle_timeout_s=spec.idle_timeout_s,
+                       say=say, events_path=spec.events_path)

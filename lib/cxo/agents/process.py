@@ -1,0 +1,82 @@
+"""Run an agent process: prompt on stdin, output to a log, total and idle timeouts, progress on stderr."""
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from .base import AgentResult
+
+PROGRESS_EVERY = 15.0
+
+
+def _kill_group(proc) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=5)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    except PermissionError:
+        proc.kill()
+
+
+def run(argv: list[str], *, cwd: Path, env: dict, stdin_path: Path, log_path: Path, timeout_s: float,
+        idle_timeout_s: float, say, describe=None, events_path: Path | None = None) -> AgentResult:
+    """Run `argv`; every output line goes to `log_path` (and JSON lines also to `events_path`).
+
+    `describe(line) -> str | None` turns an output line into a short progress note.
+    """
+    from plumbum import local
+
+    started = time.monotonic()
+    state = {"last_output": started, "last_event": ""}
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(stdin_path, "rb") as stdin, open(log_path, "w") as log:
+        events = open(events_path, "w") if events_path else None
+        # plumbum builds the command; the process gets exactly `env`, its own session so a timeout
+        # can kill every child it started.
+        proc = local[argv[0]][argv[1:]].popen(
+            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(cwd), env=env,
+            start_new_session=True, text=True, errors="replace", bufsize=1)
+
+        def pump():
+            for line in proc.stdout:
+                state["last_output"] = time.monotonic()
+                log.write(line)
+                log.flush()
+                if events is not None and line.lstrip().startswith("{"):
+                    events.write(line)
+                    events.flush()
+                note = describe(line) if describe else line.strip()[:120]
+                if note:
+                    state["last_event"] = note
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        timed_out = idle = False
+        next_progress = started + PROGRESS_EVERY
+        while proc.poll() is None:
+            now = time.monotonic()
+            if now - started > timeout_s:
+                timed_out = True
+            elif now - state["last_output"] > idle_timeout_s:
+                idle = True
+            if timed_out or idle:
+                say(f"agent {'timed out' if timed_out else 'idle too long'} after {now - started:.0f}s: killing it")
+                _kill_group(proc)
+                break
+            if now >= next_progress:
+                say(f"agent running {now - started:.0f}s; last: {state['last_event'] or '(no output yet)'}")
+                next_progress = now + PROGRESS_EVERY
+            time.sleep(0.1)
+        proc.wait()
+        reader.join(timeout=5)
+        if events is not None:
+            events.close()
+    return AgentResult(command=list(argv), exit_code=proc.returncode, duration_s=time.monotonic() - started,
+                       timed_out=timed_out, idle_timed_out=idle, last_event=state["last_event"])

@@ -1,0 +1,66 @@
+"""Claim comments: how a runner tells every other runner (on any host) that it owns an issue.
+
+A claim is an issue comment with a hidden JSON marker: run id, runner, host, pid
+and lease expiry. GitHub orders comments by id, so "the earliest live claim"
+is the same answer for every reader, with GitHub as the only coordinator.
+"""
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+MARKER = re.compile(r"<!--\s*cxo:claim\s+(\{.*?\})\s*-->", re.S)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def make_claim(run_id: str, runner: str, host: str, pid: int, lease_seconds: int, now: datetime | None = None) -> dict:
+    now = now or datetime.now(UTC)
+    return {"run_id": run_id, "runner": runner, "host": host, "pid": pid, "claimed_at": iso(now),
+            "lease_expires_at": iso(now + timedelta(seconds=lease_seconds))}
+
+
+def claim_comment(claim: dict, note: str = "") -> str:
+    marker = json.dumps(claim, sort_keys=True, separators=(",", ":"))
+    lines = [f"<!-- cxo:claim {marker} -->",
+             f"cxo run `{claim['run_id']}` on `{claim['runner']}` claimed this issue "
+             f"(lease until {claim['lease_expires_at']})."]
+    if note:
+        lines.append(note)
+    return "\n".join(lines)
+
+
+def parse_claims(comments: list[dict]) -> list[dict]:
+    """Claims found in `comments`, oldest first, each with the comment id added."""
+    found = []
+    for comment in sorted(comments, key=lambda c: c["id"]):
+        match = MARKER.search(comment.get("body") or "")
+        if not match:
+            continue
+        try:
+            claim = json.loads(match.group(1))
+        except json.JSONDecodeError:
+            continue
+        if isinstance(claim, dict) and "run_id" in claim and "lease_expires_at" in claim:
+            found.append({**claim, "comment_id": comment["id"]})
+    return found
+
+
+def is_live(claim: dict, now: datetime | None = None) -> bool:
+    if claim.get("released"):
+        return False
+    try:
+        return parse_time(claim["lease_expires_at"]) > (now or datetime.now(UTC))
+    except (ValueError, KeyError):
+        return False
+
+
+def earliest_live(claims: list[dict], now: datetime | None = None) -> dict | None:
+    live = [c for c in claims if is_live(c, now)]
+    return min(live, key=lambda c: c["comment_id"]) if live else None

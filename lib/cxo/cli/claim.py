@@ -1,0 +1,30 @@
+"""cxo-claim: start a run envelope for one issue and claim the issue."""
+
+import sys
+
+from .common import add_target, parser, progress, run
+
+
+def main(argv=None) -> int:
+    p = parser("cxo-claim", "Re-read an issue, refuse it unless its labels allow autonomous work, and claim it "
+               "(agent:running + a claim comment). Writes the run envelope on stdout.",
+               epilog="An ineligible issue gives a blocked envelope and writes nothing to GitHub.")
+    add_target(p)
+    p.add_argument("--issue", type=int, required=True, help="the issue number")
+    p.add_argument("--run-id", help="use this run id (default: a new one)")
+    args = p.parse_args(argv)
+
+    def body():
+        from .. import envelope
+        from .. import policy as policy_mod
+        from ..errors import UsageError
+        from ..steps import claim
+
+        if args.issue < 1:
+            raise UsageError(f"--issue {args.issue}: issue numbers start at 1")
+        pol = policy_mod.load(args.target)
+        env = envelope.new(pol.target, args.issue, args.run_id)
+        env = claim.run(env, policy=pol, say=lambda m: progress("cxo-claim", m))
+        envelope.write(env, sys.stdout)
+
+    return run("cxo-claim", body)

@@ -1,0 +1,75 @@
+"""cxo-gate: the pipeline's gate step, or one gate alone on any git range (for other CI systems)."""
+
+import json
+import sys
+
+from .common import parser, progress, run
+from .step import step_main
+
+GATES = ("safety", "report", "checks", "tdd", "review", "cleanup", "visual")
+
+
+def single(argv) -> int:
+    name = argv[0]
+    prog = f"cxo-gate {name}"
+    p = parser(prog, f"Run the {name} gate alone on a git range and print its verdict as JSON.",
+               epilog="exit status for a verdict: 0 pass or skip, 1 fail")
+    p.add_argument("--worktree", required=True, help="the git working tree to check")
+    p.add_argument("--base", required=True, help="the base revision of the change")
+    p.add_argument("--head", help="the head revision (default: the working tree, uncommitted changes included)")
+    p.add_argument("--report", help="a completion report JSON file")
+    p.add_argument("--target", help="where the policy lives (default: the worktree)")
+    p.add_argument("--issue-number", type=int)
+    p.add_argument("--labels", default="", help="comma-separated issue labels")
+    p.add_argument("--run-dir", help="where logs go (default: a temporary directory)")
+    args = p.parse_args(argv[1:])
+
+    def body():
+        import tempfile
+        from pathlib import Path
+
+        from .. import gates
+        from .. import policy as policy_mod
+        from ..errors import InputError, UsageError
+        from ..gates.base import GateContext, run_one
+        from ..gitutil import collect_changes, rev_parse
+
+        gate = gates.load(name)
+        if gate is None:
+            raise UsageError(f"gate '{name}' is not available in this version: choose one of "
+                             f"{', '.join(gates.names())}")
+        worktree = Path(args.worktree).resolve()
+        pol = policy_mod.load(args.target or worktree, infer_repo=False)
+        report = None
+        if args.report:
+            try:
+                report = json.loads(Path(args.report).read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                raise InputError(
+                    f"--report {args.report}: cannot read it as JSON ({exc}): give the report file") from None
+        base = rev_parse(worktree, args.base)
+        head = rev_parse(worktree, args.head) if args.head else None
+        changes = collect_changes(worktree, base, head or "HEAD")
+        run_dir = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="cxo-gate-"))
+        issue = None
+        if args.issue_number:
+            issue = {"number": args.issue_number, "title": "", "labels": [x for x in args.labels.split(",") if x]}
+        ctx = GateContext(worktree=worktree, base=base, head=head, policy=pol, changes=changes, run_dir=run_dir,
+                          report=report, issue=issue, say=lambda m: progress(prog, m))
+        result = run_one(gate, ctx)
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return 1 if result["verdict"] == "fail" else 0
+
+    return run(prog, body)
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--list":
+        print("\n".join(GATES))
+        return 0
+    if argv and not argv[0].startswith("-"):
+        return single(argv)
+    return step_main("gate", "Collect the full change set (local commits, staged, unstaged, untracked) and run the "
+                     "policy's gates. `cxo-gate NAME --worktree DIR --base REV [--head REV]` runs one gate alone "
+                     f"on any git range ({', '.join(GATES)}); `cxo-gate --list` names them.", argv)

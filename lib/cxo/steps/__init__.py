@@ -1,0 +1,1 @@
+"""The pipeline steps. Each exposes run(envelope, *, policy, args=None, say=..., tracker=None) -> envelope."""

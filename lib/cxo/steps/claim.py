@@ -1,0 +1,60 @@
+"""cxo-claim: re-read the issue, refuse it unless its labels allow work, and claim it."""
+
+import os
+import socket
+
+from .. import envelope
+from ..claims import claim_comment, earliest_live, make_claim, parse_claims
+from ..labels import classify, label_names
+
+STEP = "claim"
+
+
+def _issue_summary(issue: dict, mode: str | None) -> dict:
+    return {
+        "number": issue["number"], "title": issue.get("title") or "", "body": issue.get("body") or "",
+        "url": issue.get("html_url") or "", "state": issue.get("state", "open"), "labels": label_names(issue),
+        "author": (issue.get("user") or {}).get("login", ""), "mode": mode or "auto",
+    }
+
+
+def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
+    from ..connect import tracker_for
+
+    tracker = tracker or tracker_for(policy)
+    number = env["issue"]["number"]
+    issue = tracker.get_issue(number)
+    env["issue"]["title"] = issue.get("title") or ""
+    verdict = classify(issue, policy.labels)
+    if not verdict.eligible or verdict.mode not in ("auto", "child"):
+        reason = verdict.reason if not verdict.eligible else f"{verdict.mode} issues are not run by cxo-run yet"
+        say(f"issue #{number} is not eligible: {reason}")
+        return envelope.block(env, STEP, f"not eligible: {reason}", {"labels": verdict.labels, "claimed": False})
+
+    running = policy.label("running")
+    claim = make_claim(env["run_id"], policy.runner_name, socket.gethostname(), os.getpid(),
+                       policy["runner"]["leaseSeconds"])
+    tracker.add_labels(number, [running])
+    comment = None
+    try:
+        comment = tracker.create_comment(number, claim_comment(claim))
+        winner = earliest_live(parse_claims(tracker.list_comments(number)))
+    except Exception:
+        # Leave nothing half-moved: take back the label and the comment before failing.
+        if comment is not None:
+            tracker.delete_comment(comment["id"])
+        tracker.remove_label(number, running)
+        raise
+    if winner is not None and winner["run_id"] != env["run_id"]:
+        tracker.delete_comment(comment["id"])
+        say(f"issue #{number} is claimed by run {winner['run_id']} on {winner.get('runner')}: withdrawing")
+        return envelope.block(env, STEP, f"claimed by another runner (run {winner['run_id']})",
+                              {"claimed": False, "winner": winner})
+    say(f"claimed issue #{number} as run {env['run_id']}")
+    env["claim"] = {
+        "issue": _issue_summary(issue, verdict.mode),
+        "runner": {"name": policy.runner_name, "host": socket.gethostname(), "pid": os.getpid()},
+        "claimed_at": claim["claimed_at"], "lease_expires_at": claim["lease_expires_at"],
+        "comment_id": comment["id"], "labels_added": [running], "labels_removed": [],
+    }
+    return envelope.mark_done(env, STEP)

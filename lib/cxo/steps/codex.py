@@ -1,0 +1,100 @@
+"""cxo-codex: build the prompt, run the agent with an allow-listed environment, read its completion report."""
+
+import json
+from pathlib import Path
+
+from .. import envelope
+from ..agents import environment
+from ..agents.base import AgentSpec
+from ..gitutil import rev_parse
+from ..redact import redact
+from ..schemas import errors as schema_errors
+
+STEP = "codex"
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return redact("\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
+    except OSError:
+        return ""
+
+
+def read_report(path: Path) -> tuple[dict | None, str | None]:
+    """The completion report, or None and the reason it cannot be used."""
+    if not path.is_file():
+        return None, "no completion report: the agent did not write one"
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return None, f"malformed completion report: not JSON ({exc})"
+    problems = schema_errors("completion-report", data)
+    if problems:
+        return None, f"malformed completion report at {problems[0]}"
+    return data, None
+
+
+def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
+    from .. import prompting
+    from ..connect import tracker_for
+
+    envelope.require(env, STEP, "claim", "worktree")
+    issue, tree = env["claim"]["issue"], env["worktree"]
+    worktree = Path(tree["path"])
+    run_dir = envelope.run_dir(policy.state_dir, env)
+    tracker = tracker or tracker_for(policy)
+    prompt = prompting.build(policy, issue, tracker.list_comments(issue["number"]), run_dir / "report.json",
+                             tree["branch"])
+    prompt_path = run_dir / "prompt.md"
+    prompt_path.write_text(prompt)
+    report_path = run_dir / "report.json"
+    report_path.unlink(missing_ok=True)
+    codex = policy["codex"]
+    timeout = getattr(args, "agent_timeout", None) or codex["timeoutSeconds"]
+    idle = getattr(args, "idle_timeout", None) or codex["idleTimeoutSeconds"]
+    builtin = codex["args"] is None
+    home = run_dir / "agent-home"
+    agent_env = environment.build(home, codex["envPassthrough"], say, model_keys=builtin)
+    if builtin:
+        agent_env["CODEX_HOME"] = str(environment.codex_home(home))
+    spec = AgentSpec(worktree=worktree, prompt_path=prompt_path, report_path=report_path,
+                     issue_number=issue["number"], branch_name=tree["branch"], state_dir=policy.state_dir,
+                     run_dir=run_dir, log_path=run_dir / "agent.log",
+                     events_path=run_dir / "agent-events.jsonl" if builtin else None,
+                     last_message_path=run_dir / "last-message.md" if builtin else None,
+                     timeout_s=float(timeout), idle_timeout_s=float(idle), env=agent_env)
+    if builtin:
+        from ..agents import codex as adapter
+    else:
+        from ..agents import command as adapter
+    say(f"running the agent ({'codex exec' if builtin else codex['command']}) in {worktree}")
+    try:
+        result = adapter.run(codex, spec, say)
+    except FileNotFoundError as exc:
+        return envelope.block(env, STEP, f"agent command not found: {exc.filename}: install it or set "
+                              "codex.command in the policy", {"command": codex["command"]})
+    say(f"agent finished with status {result.exit_code} after {result.duration_s:.1f}s")
+    section = {
+        "agent": "codex" if builtin else "command", "command": [redact(a) for a in result.command],
+        "exit_code": result.exit_code, "duration_seconds": round(result.duration_s, 3),
+        "timed_out": result.timed_out, "idle_timed_out": result.idle_timed_out,
+        "prompt_path": str(prompt_path), "report_path": str(report_path),
+        "events_path": str(spec.events_path) if spec.events_path else None, "log_path": str(spec.log_path),
+        "last_message_path": str(spec.last_message_path) if spec.last_message_path else None,
+        "report": None, "head_sha": rev_parse(worktree, "HEAD"),
+    }
+    env["codex"] = section
+    details = {"log_tail": _tail(spec.log_path), "log_path": str(spec.log_path)}
+    if result.timed_out or result.idle_timed_out:
+        limit = f"{timeout}s total" if result.timed_out else f"{idle}s without output"
+        return envelope.block(env, STEP, f"agent timed out ({limit})", details)
+    if result.exit_code != 0:
+        return envelope.block(env, STEP, f"agent exited with status {result.exit_code}", details)
+    report, problem = read_report(report_path)
+    if problem:
+        return envelope.block(env, STEP, problem, details)
+    section["report"] = report
+    if report["status"] != "completed":
+        why = (report.get("promotion") or {}).get("reason") or report["summary"]
+        return envelope.block(env, STEP, f"agent reported {report['status']}: {why}", {"report": report})
+    return envelope.mark_done(env, STEP)

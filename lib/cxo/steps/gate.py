@@ -1,0 +1,42 @@
+"""cxo-gate (pipeline step): collect the full change set and run the policy's gates."""
+
+from pathlib import Path
+
+from .. import envelope
+from ..gates.base import GateContext, run_gates
+from ..gitutil import collect_changes
+
+STEP = "gate"
+
+
+def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
+    envelope.require(env, STEP, "claim", "worktree", "codex")
+    worktree = Path(env["worktree"]["path"])
+    changes = collect_changes(worktree, env["worktree"]["base_sha"])
+    report = env["codex"].get("report")
+    section = {"changes": changes.to_json(), "passed": False, "verdicts": []}
+    env["gate"] = section
+    say(f"change set: {len(changes.commits)} local commit(s), {len(changes.files)} file(s)")
+    if changes.commits and not policy["git"]["allowLocalCommits"]:
+        return envelope.block(env, STEP, f"local commits are not allowed by policy (git.allowLocalCommits): the agent "
+                              f"made {len(changes.commits)}", {"commits": changes.commits})
+    if changes.empty:
+        if report and report.get("noChangesNeeded"):
+            # Nothing to publish but the agent's conclusion: publish reports it for review without a PR.
+            say("no changes, and the report says none were needed")
+            section["passed"] = True
+            return envelope.mark_done(env, STEP)
+        return envelope.block(env, STEP, "no changes: the agent left the worktree as it found it", {})
+    issue = env["claim"]["issue"]
+    ctx = GateContext(worktree=worktree, base=changes.base, head=None, policy=policy, changes=changes,
+                      run_dir=envelope.run_dir(policy.state_dir, env), report=report,
+                      issue={"number": issue["number"], "title": issue["title"], "labels": issue["labels"]},
+                      say=say, envelope=env)
+    verdicts = run_gates(ctx, policy["reviewGates"]["order"])
+    section["verdicts"] = verdicts
+    failed = [v for v in verdicts if v["verdict"] == "fail"]
+    if failed:
+        reason = "; ".join(f"{v['gate']}: {v['summary']}" for v in failed)
+        return envelope.block(env, STEP, f"gate failed: {reason}", {"failed": [v["gate"] for v in failed]})
+    section["passed"] = True
+    return envelope.mark_done(env, STEP)

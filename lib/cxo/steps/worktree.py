@@ -1,0 +1,69 @@
+"""cxo-worktree: fetch the base, create the issue branch and an isolated worktree from the fetched SHA."""
+
+from pathlib import Path
+
+from .. import envelope
+from ..errors import CxoError
+from ..gitutil import current_branch, git, is_clean, rev_parse, token_env
+from ..policy import render, slugify
+
+STEP = "worktree"
+
+
+def branch_name(policy, issue: dict) -> str:
+    values = {"issueNumber": issue["number"], "slug": slugify(issue.get("title") or ""),
+              "issueTitle": issue.get("title") or ""}
+    return render(policy["git"]["branchTemplate"], values, "git.branchTemplate")
+
+
+def _base_key(branch: str) -> str:
+    return f"branch.{branch}.cxoBase"
+
+
+def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
+    from ..connect import token_from_env
+
+    envelope.require(env, STEP, "claim")
+    issue = env["claim"]["issue"]
+    target, remote, base = policy.target, policy.remote, policy.base_branch
+    branch = branch_name(policy, issue)
+    path = policy.workspace_root / f"issue-{issue['number']}"
+    details = {"path": str(path), "branch": branch}
+    try:
+        say(f"fetching {remote}/{base}")
+        git(target, "fetch", "--quiet", remote, f"+refs/heads/{base}:refs/remotes/{remote}/{base}",
+            env=token_env(token_from_env()))
+        base_sha = rev_parse(target, f"refs/remotes/{remote}/{base}")
+    except CxoError as exc:
+        return envelope.block(env, STEP, f"cannot fetch base branch {remote}/{base}: {exc.message}", details)
+
+    reused = False
+    if path.exists():
+        if not (path / ".git").exists():
+            return envelope.block(env, STEP, f"{path} exists and is not a git worktree: move it away to retry",
+                                  details)
+        on = current_branch(path)
+        if on != branch:
+            return envelope.block(env, STEP, f"worktree {path} is on branch {on}, not {branch}: it was kept as is",
+                                  details)
+        if not is_clean(path):
+            return envelope.block(env, STEP, f"worktree {path} has uncommitted changes: it was kept as is", details)
+        recorded = git(target, "config", "--get", _base_key(branch), retcode=None).strip()
+        base_sha = recorded or base_sha
+        reused = True
+        say(f"reusing clean worktree {path} on {branch}")
+    else:
+        existing = git(target, "branch", "--list", branch).strip()
+        if existing:
+            return envelope.block(env, STEP, f"branch {branch} already exists without its worktree: "
+                                  "delete or rename it to retry", details)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            git(target, "worktree", "add", "--quiet", "-b", branch, str(path), base_sha)
+            git(target, "config", _base_key(branch), base_sha)
+        except CxoError as exc:
+            return envelope.block(env, STEP, f"cannot create worktree: {exc.message}", details)
+        say(f"created worktree {path} on {branch} from {base_sha[:12]}")
+    env["worktree"] = {"path": str(Path(path)), "branch": branch, "base_branch": base, "remote": remote,
+                       "base_sha": base_sha, "reused": reused}
+    return envelope.mark_done(env, STEP)
