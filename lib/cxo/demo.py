@@ -124,11 +124,14 @@ def main(argv=None) -> int:
                 code = run_cli.main(["--target", str(target), "--issue", str(issue["number"])])
             finally:
                 sys.stdout = saved
+        if code not in (0, 3):
+            say(f"cxo-run failed with exit status {code} (see its error above)")
+            return code
         final = json.loads(out_path.read_text())
         issue_now = call(hub.url, "GET", f"/repos/{owner}/{name}/issues/{issue['number']}")
         labels = [lab["name"] for lab in issue_now["labels"]]
         pr = (final.get("publish") or {}).get("pull_request")
-        print(f"outcome:   {final['status']} (cxo-run exit {code})")
+        print(f"outcome:   {(final.get('publish') or {}).get('outcome', final['status'])} (cxo-run exit {code})")
         if pr:
             body = call(hub.url, "GET", f"/repos/{owner}/{name}/pulls/{pr['number']}")
             print(f"draft PR:  {body['html_url']} (draft={body['draft']}, head={body['head']['ref']})")

@@ -96,7 +96,10 @@ class GitHubTracker:
         self._sleep = sleep
         self._wall = wall
         self._rng = rng or random.Random()
-        self._pacer = WritePacer(writes_per_minute, clock=clock, sleep=sleep) if pace_writes else None
+        # A burst of a quarter of the budget, refilled at the rest: no 60-second window holds more
+        # than `writes_per_minute` writes, and a run's handful of writes never waits.
+        self._pacer = (WritePacer(writes_per_minute * 0.75, burst=max(1.0, writes_per_minute * 0.25), clock=clock,
+                                  sleep=sleep) if pace_writes else None)
         scope = hashlib.sha256((self.api_url + "\0" + (self.token or "")).encode()).hexdigest()[:16]
         self._etags = EtagCache(etag_cache, scope=scope)
         self._api = None

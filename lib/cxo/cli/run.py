@@ -1,0 +1,31 @@
+"""cxo-run: claim, worktree, agent, gates and publish for one issue, in one process."""
+
+import sys
+
+from .common import add_target, parser, progress, run
+
+
+def main(argv=None) -> int:
+    p = parser("cxo-run", "Run one issue end to end: cxo-claim | cxo-worktree | cxo-codex | cxo-gate | cxo-publish "
+               "in one process. The envelope is saved after every step under the state dir "
+               "(runs/<issue>/<run-id>/NN-<step>.json) and printed on stdout at the end.",
+               epilog="exit 0: the issue reached agent:review; exit 3: the run ended blocked (see the issue comment)")
+    add_target(p)
+    p.add_argument("--issue", type=int, required=True, help="the issue number")
+    p.add_argument("--run-id", help="use this run id (default: a new one)")
+    p.add_argument("--agent-timeout", type=float, metavar="S", help="total agent time limit (default: policy)")
+    p.add_argument("--idle-timeout", type=float, metavar="S", help="limit on time without agent output")
+    args = p.parse_args(argv)
+
+    def body():
+        from .. import envelope, runner
+        from ..errors import EXIT_BLOCKED, UsageError
+
+        if args.issue < 1:
+            raise UsageError(f"--issue {args.issue}: issue numbers start at 1")
+        env = runner.run_issue(args.target, args.issue, args.run_id, args, say=lambda m: progress("cxo-run", m))
+        envelope.write(env, sys.stdout)
+        progress("cxo-run", runner.summary(env))
+        return EXIT_BLOCKED if envelope.is_blocked(env) else 0
+
+    return run("cxo-run", body)

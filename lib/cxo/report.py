@@ -1,0 +1,113 @@
+"""The review report (PR body and issue comment) and the blocked report, as markdown."""
+
+from .redact import redact
+
+LIMIT = 60000  # GitHub rejects bodies over 65,536 characters
+ICONS = {"pass": "✅", "fail": "❌", "skip": "⏭️"}
+
+
+def pr_marker(number: int) -> str:
+    return f"<!-- cxo:report issue={number} -->"
+
+
+def comment_marker(number: int) -> str:
+    return f"<!-- cxo:report-comment issue={number} -->"
+
+
+def blocked_marker(number: int) -> str:
+    return f"<!-- cxo:blocked issue={number} -->"
+
+
+def _files(changes: dict) -> list[str]:
+    lines = []
+    for kind in ("committed", "staged", "unstaged", "untracked", "deleted"):
+        paths = changes.get(kind) or []
+        if paths:
+            shown = ", ".join(f"`{p}`" for p in paths[:40]) + (f" … and {len(paths) - 40} more" if len(paths) > 40
+                                                              else "")
+            lines.append(f"- {kind} ({len(paths)}): {shown}")
+    return lines or ["- (none)"]
+
+
+def _gates(verdicts: list[dict]) -> list[str]:
+    lines = ["| gate | verdict | summary |", "| --- | --- | --- |"]
+    for v in verdicts:
+        lines.append(f"| {v['gate']} | {ICONS.get(v['verdict'], '')} {v['verdict']} | "
+                     f"{v['summary'].replace('|', '/')[:300]} |")
+    details = []
+    for v in verdicts:
+        for f in v.get("findings") or []:
+            where = f"`{f['file']}`" + (f":{f['line']}" if f.get("line") else "") if f.get("file") else "-"
+            details.append(f"- **{v['gate']}** {f.get('severity', '')} {where}: {f['message']}")
+        for e in v.get("evidence") or []:
+            if e.get("screenshot"):
+                details.append(f"- **{v['gate']}** screenshot: `{e['screenshot']}`")
+    return lines + (["", "Findings and evidence:"] + details if details else [])
+
+
+def _report_sections(report: dict | None) -> list[str]:
+    if not report:
+        return []
+    out = ["", "### Validation (as reported by the agent)"]
+    out += [f"- {v['status']}: {v['name']}" + (f" (`{v['command']}`)" if v.get("command") else "")
+            for v in report.get("validation") or []] or ["- (none reported)"]
+    if report.get("skippedChecks"):
+        out += ["", "### Skipped checks"] + [f"- {s['name']}: {s['reason']}" for s in report["skippedChecks"]]
+    out += ["", "### Residual risks"] + ([f"- {r}" for r in report.get("residualRisks") or []] or ["- (none reported)"])
+    if report.get("artifacts"):
+        out += ["", "### Artifacts"] + [f"- `{a['path']}`" + (f": {a['description']}" if a.get("description") else "")
+                                        for a in report["artifacts"]]
+    return out
+
+
+def _finish(lines: list[str]) -> str:
+    text = redact("\n".join(lines))
+    if len(text) > LIMIT:
+        text = text[:LIMIT] + "\n\n… (report truncated; the full report is in the run's state directory)"
+    return text
+
+
+def review_report(env: dict, marker: str) -> str:
+    issue = env["claim"]["issue"]
+    report = (env.get("codex") or {}).get("report")
+    gate = env.get("gate") or {}
+    tree = env["worktree"]
+    lines = [marker, f"## cxo review report for #{issue['number']}", "",
+             (report or {}).get("summary", "(no summary)"), "",
+             "### Changed files"] + _files(gate.get("changes") or {})
+    lines += ["", "### Gates"] + _gates(gate.get("verdicts") or [])
+    lines += _report_sections(report)
+    lines += ["", "---", f"Run `{env['run_id']}` by `{env['claim']['runner']['name']}` on branch "
+              f"`{tree['branch']}` from `{tree['base_sha'][:12]}`. This is a draft: review before merging.", "",
+              f"Closes #{issue['number']}"]
+    return _finish(lines)
+
+
+def blocked_report(env: dict, marker: str, state_dir: str) -> str:
+    blocked = env["blocked"]
+    number = env["issue"]["number"]
+    tree = env.get("worktree") or {}
+    lines = [marker, f"## cxo blocked run `{env['run_id']}` for #{number}", "",
+             f"**Step:** `{blocked['step']}`", f"**Reason:** {blocked['reason']}"]
+    details = blocked.get("details") or {}
+    if details.get("log_tail"):
+        lines += ["", "Agent log (last lines):", "```", details["log_tail"][-3000:], "```"]
+    verdicts = (env.get("gate") or {}).get("verdicts") or []
+    if verdicts:
+        lines += ["", "### Gates"] + _gates(verdicts)
+    if tree:
+        lines += ["", f"The worktree is preserved at `{tree['path']}` (branch `{tree['branch']}`); "
+                  "nothing was pushed."]
+    lines += ["", "### What to do next",
+              "- Fix the cause (clarify the issue, adjust the policy, or fix the worktree by hand).",
+              "- Remove the `agent:blocked` label to make the issue eligible again, then rerun "
+              f"`cxo-run --issue {number}` (or let the daemon pick it up).",
+              f"- Replay one step from its saved envelope, e.g. `cxo-gate < {state_dir}/runs/{number}/"
+              f"{env['run_id']}/03-codex.json`."]
+    return _finish(lines)
+
+
+def no_change_report(env: dict, marker: str) -> str:
+    report = env["codex"]["report"]
+    return _finish([marker, f"## cxo run `{env['run_id']}`: no changes needed", "", report["summary"]]
+                   + _report_sections(report))

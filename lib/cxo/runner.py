@@ -1,0 +1,68 @@
+"""cxo-run: the five steps in one process, the envelope validated and saved after every step."""
+
+import json
+from pathlib import Path
+
+from . import envelope
+from .errors import InputError, PolicyError
+
+STEPS = ("claim", "worktree", "codex", "gate", "publish")
+
+
+def save(policy, env: dict, index: int, step: str) -> Path:
+    path = envelope.run_dir(policy.state_dir, env) / f"{index:02d}-{step}.json"
+    path.write_text(envelope.dumps(env))
+    return path
+
+
+def run_steps(env: dict, policy, say, args=None, tracker=None, steps=STEPS) -> dict:
+    """Run `steps` on `env`; a step's unexpected error after the claim blocks the run instead of stranding it."""
+    import importlib
+
+    from .connect import tracker_for
+
+    tracker = tracker or tracker_for(policy)
+    for step in steps:
+        index = STEPS.index(step) + 1
+        module = importlib.import_module(f"cxo.steps.{step}")
+        if envelope.is_blocked(env) and step != "publish":
+            continue
+        try:
+            env = module.run(env, policy=policy, args=args, say=say, tracker=tracker)
+        except (InputError, PolicyError):
+            raise
+        except Exception as exc:
+            if step in ("claim", "publish") or "claim" not in env:
+                raise
+            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            say(f"step {step} failed: {message}")
+            env = envelope.block(env, step, f"{step} failed: {message}", {})
+        envelope.check(env, f"envelope after {step}")
+        save(policy, env, index, step)
+    return env
+
+
+def run_issue(target, issue: int, run_id: str | None = None, args=None, say=None) -> dict:
+    """Run one issue end to end; returns the final envelope."""
+    from . import policy as policy_mod
+
+    say = say or (lambda message: None)
+    policy = policy_mod.load(target)
+    env = envelope.new(policy.target, issue, run_id)
+    return run_steps(env, policy, say, args)
+
+
+def load_saved(path: Path) -> dict:
+    return envelope.parse(Path(path).read_text(), str(path))
+
+
+def summary(env: dict) -> str:
+    publish = env.get("publish") or {}
+    pull = publish.get("pull_request") or {}
+    if env["status"] == "blocked":
+        return f"blocked at {env['blocked']['step']}: {env['blocked']['reason']}"
+    return f"draft PR #{pull.get('number')} {pull.get('html_url', '')}".strip() if pull else "reviewed, no PR"
+
+
+def as_json(env: dict) -> str:
+    return json.dumps(env, indent=2)

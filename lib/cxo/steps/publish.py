@@ -1,0 +1,115 @@
+"""cxo-publish: the only step that writes to the remote.
+
+Every write is idempotent: the PR is found by its head branch, comments by their
+hidden markers, labels are only added when missing and removed when present.
+So running publish twice on one envelope gives one PR and one report comment.
+"""
+
+from pathlib import Path
+
+from .. import envelope, report
+from ..errors import CxoError
+from ..gitutil import git, is_clean, rev_parse, token_env
+from ..labels import label_names
+from ..policy import render
+
+STEP = "publish"
+
+
+def _upsert_comment(tracker, number: int, marker: str, body: str) -> dict:
+    for comment in tracker.list_comments(number):
+        if marker in (comment.get("body") or ""):
+            if comment.get("body") != body:
+                comment = tracker.update_comment(comment["id"], body)
+            return comment
+    return tracker.create_comment(number, body)
+
+
+def _move_labels(tracker, number: int, add: str, remove: str) -> list[str]:
+    """Add before remove, so the issue never sits without a state label mid-move."""
+    names = {n.lower() for n in label_names(tracker.get_issue(number))}
+    if add.lower() not in names:
+        tracker.add_labels(number, [add])
+    labels = tracker.remove_label(number, remove) if remove.lower() in names else None
+    if labels is None:
+        labels = tracker.get_issue(number)["labels"]
+    return [lab["name"] for lab in labels]
+
+
+def _commit(policy, env: dict, worktree: Path, say) -> bool:
+    if is_clean(worktree):
+        return False
+    issue = env["claim"]["issue"]
+    author = {"GIT_AUTHOR_NAME": policy["git"]["commitAuthorName"],
+              "GIT_AUTHOR_EMAIL": policy["git"]["commitAuthorEmail"],
+              "GIT_COMMITTER_NAME": policy["git"]["commitAuthorName"],
+              "GIT_COMMITTER_EMAIL": policy["git"]["commitAuthorEmail"]}
+    git(worktree, "add", "-A")
+    message = f"cxo: {issue['title']} (#{issue['number']})\n\nCxo-Run: {env['run_id']}\n"
+    git(worktree, "commit", "--quiet", "--no-verify", "-F", "-", env=author, input=message)
+    say("committed the agent's uncommitted changes as the runner")
+    return True
+
+
+def _blocked(env: dict, policy, tracker, say) -> dict:
+    number = env["issue"]["number"]
+    claimed = "claim" in env
+    env["publish"] = {"outcome": "blocked", "pushed_sha": None, "branch": None, "commit_created": False,
+                      "pull_request": None, "comment": None, "labels": []}
+    if not claimed:
+        # Refused before the claim (not eligible, or another runner owns it): GitHub is left untouched.
+        say(f"blocked before the claim ({env['blocked']['reason']}): nothing to publish")
+        return envelope.mark_done(env, STEP)
+    body = report.blocked_report(env, report.blocked_marker(number) + f"<!-- run={env['run_id']} -->",
+                                 str(policy.data["runner"]["stateDir"]))
+    comment = _upsert_comment(tracker, number, f"<!-- run={env['run_id']} -->", body)
+    labels = _move_labels(tracker, number, policy.label("blocked"), policy.label("running"))
+    env["publish"].update({"comment": {"id": comment["id"], "url": comment.get("html_url", "")}, "labels": labels})
+    say(f"issue #{number} moved to {policy.label('blocked')}: {env['blocked']['reason']}")
+    return envelope.mark_done(env, STEP)
+
+
+def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
+    from ..connect import token_from_env, tracker_for
+
+    tracker = tracker or tracker_for(policy)
+    if envelope.is_blocked(env):
+        return _blocked(env, policy, tracker, say)
+    envelope.require(env, STEP, "claim", "worktree", "codex", "gate")
+    issue, tree = env["claim"]["issue"], env["worktree"]
+    number, branch = issue["number"], tree["branch"]
+    worktree = Path(tree["path"])
+    section = {"outcome": "review", "pushed_sha": None, "branch": branch, "commit_created": False,
+               "pull_request": None, "comment": None, "labels": []}
+    env["publish"] = section
+    if not env["gate"]["changes"]["files"]:
+        comment = _upsert_comment(tracker, number, report.comment_marker(number),
+                                  report.no_change_report(env, report.comment_marker(number)))
+        section["comment"] = {"id": comment["id"], "url": comment.get("html_url", "")}
+        section["labels"] = _move_labels(tracker, number, policy.label("review"), policy.label("running"))
+        return envelope.mark_done(env, STEP)
+    if branch == policy.base_branch:
+        raise CxoError(f"refusing to push: the issue branch is the base branch {branch}: fix git.branchTemplate")
+    section["commit_created"] = _commit(policy, env, worktree, say)
+    head = rev_parse(worktree, "HEAD")
+    say(f"pushing {branch} ({head[:12]}) to {tree['remote']}")
+    git(worktree, "push", "--quiet", tree["remote"], f"{head}:refs/heads/{branch}", env=token_env(token_from_env()))
+    section["pushed_sha"] = head
+    values = {"issueNumber": number, "issueTitle": issue["title"]}
+    title = render(policy["pullRequest"]["titleTemplate"], values, "pullRequest.titleTemplate")
+    body = report.review_report(env, report.pr_marker(number))
+    pull = tracker.find_pull(branch, state="open")
+    if pull is None:
+        pull = tracker.create_pull(title, branch, tree["base_branch"], body, draft=True)
+        say(f"opened draft PR #{pull['number']}")
+    elif pull.get("body") != body:
+        pull = tracker.update_pull(pull["number"], body=body)
+    section["pull_request"] = {"number": pull["number"], "url": pull["url"], "html_url": pull.get("html_url", ""),
+                               "draft": bool(pull.get("draft"))}
+    comment_body = report.review_report(env, report.comment_marker(number)).replace(
+        f"Closes #{number}", f"Draft PR: #{pull['number']}")
+    comment = _upsert_comment(tracker, number, report.comment_marker(number), comment_body)
+    section["comment"] = {"id": comment["id"], "url": comment.get("html_url", "")}
+    section["labels"] = _move_labels(tracker, number, policy.label("review"), policy.label("running"))
+    say(f"issue #{number} moved to {policy.label('review')}")
+    return envelope.mark_done(env, STEP)
