@@ -25,24 +25,31 @@ def _kill_group(proc) -> None:
         proc.kill()
 
 
+def spawn(argv: list[str], env: dict, **popen_kwargs):
+    """Start `argv` with EXACTLY `env`: plumbum merges its own environment into an `env=` argument,
+    which would hand the runner's GitHub token to the agent, so swap plumbum's environment instead."""
+    from plumbum import local
+
+    with local.env():
+        local.env.clear()
+        local.env.update(**env)
+        return local[argv[0]][argv[1:]].popen(**popen_kwargs)
+
+
 def run(argv: list[str], *, cwd: Path, env: dict, stdin_path: Path, log_path: Path, timeout_s: float,
         idle_timeout_s: float, say, describe=None, events_path: Path | None = None) -> AgentResult:
     """Run `argv`; every output line goes to `log_path` (and JSON lines also to `events_path`).
 
     `describe(line) -> str | None` turns an output line into a short progress note.
     """
-    from plumbum import local
-
     started = time.monotonic()
     state = {"last_output": started, "last_event": ""}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(stdin_path, "rb") as stdin, open(log_path, "w") as log:
         events = open(events_path, "w") if events_path else None
-        # plumbum builds the command; the process gets exactly `env`, its own session so a timeout
-        # can kill every child it started.
-        proc = local[argv[0]][argv[1:]].popen(
-            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(cwd), env=env,
-            start_new_session=True, text=True, errors="replace", bufsize=1)
+        # Its own session, so a timeout can kill every child the agent started.
+        proc = spawn(argv, env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(cwd),
+                     start_new_session=True, text=True, errors="replace", bufsize=1)
 
         def pump():
             for line in proc.stdout:

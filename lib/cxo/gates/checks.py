@@ -10,18 +10,16 @@ from .base import Gate, verdict
 
 def run_command(command: str, cwd: Path, log_path: Path, timeout_s: float, home: Path) -> tuple[int | None, bool]:
     """Run `command` with bash in `cwd`, output to `log_path`; (exit code, timed out)."""
-    from plumbum import local
+    from ..agents.process import _kill_group, spawn
 
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = environment.build(home)
     with open(log_path, "w") as log:
-        proc = local["bash"]["-c", command].popen(stdout=log, stderr=subprocess.STDOUT, cwd=str(cwd), env=env,
-                                                  start_new_session=True)
+        proc = spawn(["bash", "-c", command], env, stdout=log, stderr=subprocess.STDOUT, cwd=str(cwd),
+                     start_new_session=True)
         try:
             return proc.wait(timeout=timeout_s), False
         except subprocess.TimeoutExpired:
-            from ..agents.process import _kill_group
-
             _kill_group(proc)
             return None, True
 

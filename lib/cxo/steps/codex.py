@@ -55,6 +55,10 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     builtin = codex["args"] is None
     home = run_dir / "agent-home"
     agent_env = environment.build(home, codex["envPassthrough"], say, model_keys=builtin)
+    # The isolated HOME has no git identity; local commits (when policy allows them) need one.
+    for role in ("AUTHOR", "COMMITTER"):
+        agent_env[f"GIT_{role}_NAME"] = policy["git"]["commitAuthorName"]
+        agent_env[f"GIT_{role}_EMAIL"] = policy["git"]["commitAuthorEmail"]
     if builtin:
         agent_env["CODEX_HOME"] = str(environment.codex_home(home))
     spec = AgentSpec(worktree=worktree, prompt_path=prompt_path, report_path=report_path,
