@@ -52,7 +52,7 @@ def classify(issue: dict, labels: dict, open_numbers: set[int] | None = None) ->
 
     triggers = [m for m, key in (("auto", "auto"), ("plan-auto", "planAuto")) if lab[key] in have]
     mode = triggers[0] if len(triggers) == 1 else ("child" if lab["child"] in have else None)
-    if issue.get("pull_request"):
+    if issue.get("pull_request") is not None:
         return result(None, False, "pull request")
     if issue.get("state") == "closed":
         return result(mode, False, "closed")

@@ -32,11 +32,11 @@ def collect(policy, tracker=None) -> dict:
 
     tracker = tracker or tracker_for(policy)
     issues = tracker.list_issues(state="open")
-    open_numbers = {i["number"] for i in issues if not i.get("pull_request")}
+    open_numbers = {i["number"] for i in issues if i.get("pull_request") is None}
     ours = runner_labels(policy.labels)
     eligible, skipped = [], []
     for issue in sorted(issues, key=lambda i: i["number"]):
-        if issue.get("pull_request") or not ({n.lower() for n in label_names(issue)} & ours):
+        if issue.get("pull_request") is not None or not ({n.lower() for n in label_names(issue)} & ours):
             continue
         verdict = classify(issue, policy.labels, open_numbers)
         (eligible if verdict.eligible else skipped).append(verdict.to_json())

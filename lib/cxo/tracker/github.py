@@ -73,6 +73,7 @@ class GitHubTracker:
         *,
         pace_writes: bool = True,
         max_retries: int = 5,
+        connect_retries: int = 2,
         sleep: Callable[[float], Any] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
@@ -90,6 +91,8 @@ class GitHubTracker:
         self.token = token or os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN") or None
         self.api_url = (api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
         self.max_retries = max(0, int(max_retries))
+        # Nothing listening is rarely transient: a CLI should say so in seconds, not half a minute.
+        self.connect_retries = max(0, int(connect_retries))
         self.max_wait = float(max_wait)
         self.backoff_base = float(backoff_base)
         self.timeout = float(timeout)
@@ -208,6 +211,7 @@ class GitHubTracker:
                 self._pacer.acquire()
             entry = self._etags.get(url) if cacheable else None
             headers = {"If-None-Match": entry["etag"]} if entry else None
+            refused = False
             try:
                 result = api(url, method, headers=headers, data=data)
             except hx.HTTPStatusError as e:
@@ -219,6 +223,7 @@ class GitHubTracker:
                 what = f"{method} {shown}: {resp.status_code} {self._gh_message(resp)}".rstrip()
             except (hx.ConnectError, hx.ConnectTimeout, hx.PoolTimeout) as e:
                 # Nothing was sent: safe to retry any method.
+                refused = True
                 wait = backoff(attempt, self.backoff_base, self.max_wait, self._rng)
                 what = f"{method} {shown}: cannot connect to {self._safe_base()} ({type(e).__name__})"
             except (hx.UnsupportedProtocol, hx.InvalidURL) as e:
@@ -245,7 +250,7 @@ class GitHubTracker:
                 if cacheable and etag:
                     self._etags.put(url, etag, body, link)
                 return body, link
-            if attempt >= self.max_retries:
+            if attempt >= (min(self.max_retries, self.connect_retries) if refused else self.max_retries):
                 if isinstance(wait, _RateWait):
                     raise RateLimited(
                         f"GitHub rate limit still exceeded after {attempt + 1} attempts ({self._redact(what)}): "
