@@ -147,7 +147,7 @@ def test_the_agent_never_sees_the_github_token(target_repo, hub_repo, tmp_path, 
     assert "gh-token-must-not-leak" not in json.dumps(seen)
     assert not {"GITHUB_TOKEN", "GH_TOKEN"} & set(seen)
     assert seen["HOME"] != os.environ["HOME"]
-    assert seen["CODEX_ORCHESTRATOR_REPORT_FILE"].endswith("report.json")
+    assert seen["CODEX_ORCHESTRATOR_REPORT_FILE"].endswith("agent-output/report.json")
 
 
 def test_ineligible_issue_is_refused_without_any_write(target_repo, hub_repo, tmp_path):

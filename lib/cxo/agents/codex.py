@@ -12,8 +12,8 @@ def argv_for(codex_policy: dict, spec: AgentSpec, sandbox: str | None = None) ->
     argv = [codex_policy["command"], "exec", "--json", "--skip-git-repo-check", "--cd", str(spec.worktree),
             "--sandbox", sandbox]
     if sandbox == "workspace-write":
-        # The seed lets the agent reach local dev servers for browser checks.
-        argv += ["-c", "sandbox_workspace_write.network_access=true"]
+        # The report is written outside the worktree; the seed also lets the agent reach local dev servers.
+        argv += ["--add-dir", str(spec.report_path.parent), "-c", "sandbox_workspace_write.network_access=true"]
     if spec.last_message_path:
         argv += ["--output-last-message", str(spec.last_message_path)]
     if codex_policy.get("model"):

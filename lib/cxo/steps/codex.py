@@ -43,12 +43,15 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     worktree = Path(tree["path"])
     run_dir = envelope.run_dir(policy.state_dir, env)
     tracker = tracker or tracker_for(policy)
-    prompt = prompting.build(policy, issue, tracker.list_comments(issue["number"]), run_dir / "report.json",
-                             tree["branch"])
+    # The report goes in a directory of its own outside the worktree: the agent may write there (the Codex
+    # sandbox gets it with --add-dir) without reaching the run's saved envelopes and logs.
+    out_dir = run_dir / "agent-output"
+    out_dir.mkdir(exist_ok=True)
+    report_path = out_dir / "report.json"
+    report_path.unlink(missing_ok=True)
+    prompt = prompting.build(policy, issue, tracker.list_comments(issue["number"]), report_path, tree["branch"])
     prompt_path = run_dir / "prompt.md"
     prompt_path.write_text(prompt)
-    report_path = run_dir / "report.json"
-    report_path.unlink(missing_ok=True)
     codex = policy["codex"]
     timeout = getattr(args, "agent_timeout", None) or codex["timeoutSeconds"]
     idle = getattr(args, "idle_timeout", None) or codex["idleTimeoutSeconds"]
