@@ -8,9 +8,8 @@ TITLE = "status over 1,000 open issues (hub in-process)"
 
 
 def run(ctx) -> list[dict]:
-    from cxo.status import collect
-
     from cxo import policy as policy_mod
+    from cxo.status import collect
 
     hub = Hub(ctx.work)
     try:
