@@ -31,6 +31,12 @@ def run_steps(env: dict, policy, say, args=None, tracker=None, steps=STEPS) -> d
             env = module.run(env, policy=policy, args=args, say=say, tracker=tracker)
         except (InputError, PolicyError):
             raise
+        except KeyboardInterrupt:
+            if step in ("claim", "publish") or "claim" not in env:
+                raise
+            # Stopped mid-run: end blocked through publish, so the issue never stays agent:running.
+            say(f"interrupted during {step}: ending the run blocked")
+            env = envelope.block(env, step, f"interrupted during {step} (SIGINT/SIGTERM)", {})
         except Exception as exc:
             if step in ("claim", "publish") or "claim" not in env:
                 raise

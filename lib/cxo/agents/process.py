@@ -25,6 +25,24 @@ def _kill_group(proc) -> None:
         proc.kill()
 
 
+def _watch(proc, started: float, state: dict, timeout_s: float, idle_timeout_s: float, say) -> tuple[bool, bool]:
+    """Wait for the agent, killing it on the total or idle timeout; progress on stderr. (timed out, idle)."""
+    next_progress = started + PROGRESS_EVERY
+    while proc.poll() is None:
+        now = time.monotonic()
+        timed_out = now - started > timeout_s
+        idle = not timed_out and now - state["last_output"] > idle_timeout_s
+        if timed_out or idle:
+            say(f"agent {'timed out' if timed_out else 'idle too long'} after {now - started:.0f}s: killing it")
+            _kill_group(proc)
+            return timed_out, idle
+        if now >= next_progress:
+            say(f"agent running {now - started:.0f}s; last: {state['last_event'] or '(no output yet)'}")
+            next_progress = now + PROGRESS_EVERY
+        time.sleep(0.1)
+    return False, False
+
+
 def spawn(argv: list[str], env: dict, **popen_kwargs):
     """Start `argv` with EXACTLY `env`: plumbum merges its own environment into an `env=` argument,
     which would hand the runner's GitHub token to the agent, so swap plumbum's environment instead."""
@@ -65,22 +83,12 @@ def run(argv: list[str], *, cwd: Path, env: dict, stdin_path: Path, log_path: Pa
 
         reader = threading.Thread(target=pump, daemon=True)
         reader.start()
-        timed_out = idle = False
-        next_progress = started + PROGRESS_EVERY
-        while proc.poll() is None:
-            now = time.monotonic()
-            if now - started > timeout_s:
-                timed_out = True
-            elif now - state["last_output"] > idle_timeout_s:
-                idle = True
-            if timed_out or idle:
-                say(f"agent {'timed out' if timed_out else 'idle too long'} after {now - started:.0f}s: killing it")
-                _kill_group(proc)
-                break
-            if now >= next_progress:
-                say(f"agent running {now - started:.0f}s; last: {state['last_event'] or '(no output yet)'}")
-                next_progress = now + PROGRESS_EVERY
-            time.sleep(0.1)
+        try:
+            timed_out, idle = _watch(proc, started, state, timeout_s, idle_timeout_s, say)
+        except KeyboardInterrupt:
+            # The runner is being stopped: the agent (in its own session) must not outlive it.
+            _kill_group(proc)
+            raise
         proc.wait()
         reader.join(timeout=5)
         if events is not None:
