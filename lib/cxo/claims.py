@@ -10,6 +10,16 @@ import re
 from datetime import UTC, datetime, timedelta
 
 MARKER = re.compile(r"<!--\s*cxo:claim\s+(\{.*?\})\s*-->", re.S)
+# Written into a run's final report or blocked comment: that run's claim is over, whatever its lease says.
+DONE = re.compile(r"<!--\s*cxo:done run=([0-9TZ-]+)\s*-->")
+
+
+def done_marker(run_id: str) -> str:
+    return f"<!-- cxo:done run={run_id} -->"
+
+
+def finished_runs(comments: list[dict]) -> set[str]:
+    return {m for c in comments for m in DONE.findall(c.get("body") or "")}
 
 
 def iso(moment: datetime) -> str:
@@ -61,6 +71,40 @@ def is_live(claim: dict, now: datetime | None = None) -> bool:
         return False
 
 
-def earliest_live(claims: list[dict], now: datetime | None = None) -> dict | None:
-    live = [c for c in claims if is_live(c, now)]
+def earliest_live(claims: list[dict], now: datetime | None = None, finished: set[str] = frozenset()) -> dict | None:
+    live = [c for c in claims if is_live(c, now) and c["run_id"] not in finished]
     return min(live, key=lambda c: c["comment_id"]) if live else None
+
+
+def renew(claim: dict, lease_seconds: int, now: datetime | None = None) -> dict:
+    now = now or datetime.now(UTC)
+    return {**claim, "lease_expires_at": iso(now + timedelta(seconds=lease_seconds))}
+
+
+class Heartbeat:
+    """Renews a live run's lease (edits its claim comment) every third of the lease, until stopped."""
+
+    def __init__(self, tracker, comment_id: int, claim: dict, lease_seconds: int, say=print):
+        import threading
+
+        self.tracker, self.comment_id, self.claim, self.lease = tracker, comment_id, claim, lease_seconds
+        self.say = say
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="cxo-heartbeat", daemon=True)
+
+    def start(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def _loop(self):
+        while not self._stop.wait(max(1.0, self.lease / 3)):
+            self.claim = renew(self.claim, self.lease)
+            try:
+                self.tracker.update_comment(self.comment_id, claim_comment(self.claim))
+            except Exception as exc:  # a missed beat is retried at the next one; the lease covers two
+                self.say(f"lease renewal failed ({exc}); retrying at the next beat")
+
+    def stop(self):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)

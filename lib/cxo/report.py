@@ -67,12 +67,18 @@ def _finish(lines: list[str]) -> str:
     return text
 
 
+def _done(env: dict) -> str:
+    from .claims import done_marker
+
+    return done_marker(env["run_id"])
+
+
 def review_report(env: dict, marker: str) -> str:
     issue = env["claim"]["issue"]
     report = (env.get("codex") or {}).get("report")
     gate = env.get("gate") or {}
     tree = env["worktree"]
-    lines = [marker, f"## cxo review report for #{issue['number']}", "",
+    lines = [marker + _done(env), f"## cxo review report for #{issue['number']}", "",
              (report or {}).get("summary", "(no summary)"), "",
              "### Changed files"] + _files(gate.get("changes") or {})
     lines += ["", "### Gates"] + _gates(gate.get("verdicts") or [])
@@ -87,7 +93,7 @@ def blocked_report(env: dict, marker: str, state_dir: str) -> str:
     blocked = env["blocked"]
     number = env["issue"]["number"]
     tree = env.get("worktree") or {}
-    lines = [marker, f"## cxo blocked run `{env['run_id']}` for #{number}", "",
+    lines = [marker + _done(env), f"## cxo blocked run `{env['run_id']}` for #{number}", "",
              f"**Step:** `{blocked['step']}`", f"**Reason:** {blocked['reason']}"]
     details = blocked.get("details") or {}
     if details.get("log_tail"):
@@ -109,5 +115,5 @@ def blocked_report(env: dict, marker: str, state_dir: str) -> str:
 
 def no_change_report(env: dict, marker: str) -> str:
     report = env["codex"]["report"]
-    return _finish([marker, f"## cxo run `{env['run_id']}`: no changes needed", "", report["summary"]]
+    return _finish([marker + _done(env), f"## cxo run `{env['run_id']}`: no changes needed", "", report["summary"]]
                    + _report_sections(report))

@@ -16,35 +16,62 @@ def save(policy, env: dict, index: int, step: str) -> Path:
 
 
 def run_steps(env: dict, policy, say, args=None, tracker=None, steps=STEPS) -> dict:
-    """Run `steps` on `env`; a step's unexpected error after the claim blocks the run instead of stranding it."""
-    import importlib
+    """Run `steps` on `env`; a step's unexpected error after the claim blocks the run instead of stranding it.
 
+    While the run holds its claim, a heartbeat renews the lease so no other runner takes the issue over.
+    """
     from .connect import tracker_for
 
     tracker = tracker or tracker_for(policy)
-    for step in steps:
-        index = STEPS.index(step) + 1
-        module = importlib.import_module(f"cxo.steps.{step}")
-        if envelope.is_blocked(env) and step != "publish":
-            continue
-        try:
-            env = module.run(env, policy=policy, args=args, say=say, tracker=tracker)
-        except (InputError, PolicyError):
+    heartbeat = None
+    try:
+        for step in steps:
+            if step == "publish" and heartbeat:
+                heartbeat.stop()
+            env = _one_step(env, step, policy, say, args, tracker)
+            if step == "claim" and not envelope.is_blocked(env) and heartbeat is None:
+                heartbeat = _heartbeat(env, policy, tracker, say)
+    finally:
+        if heartbeat:
+            heartbeat.stop()
+    return env
+
+
+def _heartbeat(env: dict, policy, tracker, say):
+    from .claims import Heartbeat
+
+    claim = env["claim"]
+    data = {"run_id": env["run_id"], "runner": claim["runner"]["name"], "host": claim["runner"]["host"],
+            "pid": claim["runner"].get("pid", 0), "claimed_at": claim["claimed_at"],
+            "lease_expires_at": claim["lease_expires_at"]}
+    return Heartbeat(tracker, claim["comment_id"], data, policy["runner"]["leaseSeconds"], say).start()
+
+
+def _one_step(env: dict, step: str, policy, say, args, tracker) -> dict:
+    """One step, validated and saved. Blocked envelopes skip every step but publish."""
+    import importlib
+
+    if envelope.is_blocked(env) and step != "publish":
+        return env
+    module = importlib.import_module(f"cxo.steps.{step}")
+    try:
+        env = module.run(env, policy=policy, args=args, say=say, tracker=tracker)
+    except (InputError, PolicyError):
+        raise
+    except KeyboardInterrupt:
+        if step in ("claim", "publish") or "claim" not in env:
             raise
-        except KeyboardInterrupt:
-            if step in ("claim", "publish") or "claim" not in env:
-                raise
-            # Stopped mid-run: end blocked through publish, so the issue never stays agent:running.
-            say(f"interrupted during {step}: ending the run blocked")
-            env = envelope.block(env, step, f"interrupted during {step} (SIGINT/SIGTERM)", {})
-        except Exception as exc:
-            if step in ("claim", "publish") or "claim" not in env:
-                raise
-            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-            say(f"step {step} failed: {message}")
-            env = envelope.block(env, step, f"{step} failed: {message}", {})
-        envelope.check(env, f"envelope after {step}")
-        save(policy, env, index, step)
+        # Stopped mid-run: end blocked through publish, so the issue never stays agent:running.
+        say(f"interrupted during {step}: ending the run blocked")
+        env = envelope.block(env, step, f"interrupted during {step} (SIGINT/SIGTERM)", {})
+    except Exception as exc:
+        if step in ("claim", "publish") or "claim" not in env:
+            raise
+        message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        say(f"step {step} failed: {message}")
+        env = envelope.block(env, step, f"{step} failed: {message}", {})
+    envelope.check(env, f"envelope after {step}")
+    save(policy, env, STEPS.index(step) + 1, step)
     return env
 
 

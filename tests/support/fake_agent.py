@@ -4,6 +4,7 @@
 Usage: fake_agent.py --script SCRIPT.json
 The script is a JSON list of actions, done in order in the current directory:
   {"write": {"path": "text", ...}}        write files (parents created)
+  {"append": {"path": "text", ...}}       append to files (e.g. a counter shared by racing runners)
   {"delete": ["path", ...]}               delete files
   {"symlink": {"link": "target"}}         create symlinks
   {"git": ["add", "-A"]}                  run git with these arguments
@@ -34,6 +35,10 @@ def main() -> int:
                 path = Path(rel)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
+        elif kind == "append":
+            for rel, text in value.items():
+                with open(rel, "a") as handle:
+                    handle.write(text)
         elif kind == "delete":
             for rel in value:
                 Path(rel).unlink()

@@ -4,7 +4,7 @@ import os
 import socket
 
 from .. import envelope
-from ..claims import claim_comment, earliest_live, make_claim, parse_claims
+from ..claims import claim_comment, earliest_live, finished_runs, make_claim, parse_claims
 from ..labels import classify, label_names
 
 STEP = "claim"
@@ -26,6 +26,19 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     issue = tracker.get_issue(number)
     env["issue"]["title"] = issue.get("title") or ""
     verdict = classify(issue, policy.labels)
+    note = ""
+    if verdict.reason.startswith("running"):
+        # agent:running with no live claim behind it: its runner died. The issue may be taken over.
+        comments = tracker.list_comments(number)
+        claims = parse_claims(comments)
+        if claims and earliest_live(claims, finished=finished_runs(comments)) is None:
+            stale = claims[-1]
+            note = (f"Took over from run `{stale['run_id']}` on `{stale.get('runner')}`, whose lease expired at "
+                    f"{stale['lease_expires_at']}.")
+            say(note)
+            without = dict(issue, labels=[lab for lab in issue["labels"]
+                                          if lab["name"].lower() != policy.label("running").lower()])
+            verdict = classify(without, policy.labels)
     if not verdict.eligible or verdict.mode not in ("auto", "child"):
         reason = verdict.reason if not verdict.eligible else f"{verdict.mode} issues are not run by cxo-run yet"
         say(f"issue #{number} is not eligible: {reason}")
@@ -37,8 +50,9 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     tracker.add_labels(number, [running])
     comment = None
     try:
-        comment = tracker.create_comment(number, claim_comment(claim))
-        winner = earliest_live(parse_claims(tracker.list_comments(number)))
+        comment = tracker.create_comment(number, claim_comment(claim, note))
+        comments = tracker.list_comments(number)
+        winner = earliest_live(parse_claims(comments), finished=finished_runs(comments))
     except Exception:
         # Leave nothing half-moved: take back the label and the comment before failing.
         if comment is not None:

@@ -17,8 +17,13 @@ STEP = "publish"
 
 
 def _upsert_comment(tracker, number: int, marker: str, body: str) -> dict:
+    from ..claims import DONE, done_marker
+
     for comment in tracker.list_comments(number):
         if marker in (comment.get("body") or ""):
+            # Keep the finished-run markers of earlier runs: their claims must stay over.
+            kept = [done_marker(r) for r in DONE.findall(comment["body"]) if done_marker(r) not in body]
+            body = "".join(kept) + body
             if comment.get("body") != body:
                 comment = tracker.update_comment(comment["id"], body)
             return comment
