@@ -28,9 +28,9 @@ def run_steps(env: dict, policy, say, args=None, tracker=None, steps=STEPS) -> d
         for step in steps:
             if step == "publish" and heartbeat:
                 heartbeat.stop()
-            env = _one_step(env, step, policy, say, args, tracker)
-            if step == "claim" and not envelope.is_blocked(env) and heartbeat is None:
+            if heartbeat is None and "claim" in env and step != "publish" and not envelope.is_blocked(env):
                 heartbeat = _heartbeat(env, policy, tracker, say)
+            env = _one_step(env, step, policy, say, args, tracker)
     finally:
         if heartbeat:
             heartbeat.stop()
@@ -72,17 +72,39 @@ def _one_step(env: dict, step: str, policy, say, args, tracker) -> dict:
         env = envelope.block(env, step, f"{step} failed: {message}", {})
     envelope.check(env, f"envelope after {step}")
     save(policy, env, STEPS.index(step) + 1, step)
+    from . import killpoints
+
+    killpoints.reached(f"runner:after-{step}")
     return env
 
 
 def run_issue(target, issue: int, run_id: str | None = None, args=None, say=None) -> dict:
-    """Run one issue end to end; returns the final envelope."""
+    """Run one issue end to end, or resume its interrupted run; returns the final envelope."""
     from . import policy as policy_mod
+    from . import recovery
+    from .connect import tracker_for
 
     say = say or (lambda message: None)
     policy = policy_mod.load(target)
-    env = envelope.new(policy.target, issue, run_id)
-    return run_steps(env, policy, say, args)
+    lock = recovery.IssueLock(policy, issue)
+    if not lock.acquire():
+        env = envelope.new(policy.target, issue, run_id)
+        say(f"another run on this host holds {lock.path}: leaving issue #{issue} to it")
+        return envelope.block(env, "claim", "another run on this host is working on this issue",
+                              {"claimed": False})
+    try:
+        tracker = tracker_for(policy)
+        saved = None if run_id else recovery.latest_unfinished(policy, issue)
+        if saved is not None and getattr(args, "restart", False):
+            recovery.release(policy, tracker, saved, say)
+            saved = None
+        if saved is not None and "claim" in saved:
+            say(f"resuming run {saved['run_id']} after {saved['steps_done'][-1] if saved['steps_done'] else 'start'}")
+            env = recovery.prepare(policy, tracker, saved, say)
+            return run_steps(env, policy, say, args, tracker, recovery.remaining_steps(env))
+        return run_steps(envelope.new(policy.target, issue, run_id), policy, say, args, tracker)
+    finally:
+        lock.release()
 
 
 def load_saved(path: Path) -> dict:

@@ -15,6 +15,7 @@ The script is a JSON list of actions, done in order in the current directory:
   {"stdout": "text"} / {"stderr": "text"} print
   {"sleep": seconds}                      sleep
   {"exit": code}                          exit now with code
+  {"kill_parent_once": "marker"}          SIGKILL the runner that started this agent, the first time only
 """
 
 import json
@@ -61,6 +62,12 @@ def main() -> int:
             print(value, file=sys.stderr, flush=True)
         elif kind == "sleep":
             time.sleep(value)
+        elif kind == "kill_parent_once":
+            import signal
+
+            if not Path(value).exists():
+                Path(value).write_text("killed")
+                os.kill(os.getppid(), signal.SIGKILL)
         elif kind == "exit":
             return int(value)
         else:

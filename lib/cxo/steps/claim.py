@@ -3,7 +3,7 @@
 import os
 import socket
 
-from .. import envelope
+from .. import envelope, killpoints
 from ..claims import claim_comment, earliest_live, finished_runs, make_claim, parse_claims
 from ..labels import classify, label_names
 
@@ -31,10 +31,11 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
         # agent:running with no live claim behind it: its runner died. The issue may be taken over.
         comments = tracker.list_comments(number)
         claims = parse_claims(comments)
-        if claims and earliest_live(claims, finished=finished_runs(comments)) is None:
-            stale = claims[-1]
+        if earliest_live(claims, finished=finished_runs(comments)) is None:
+            stale = claims[-1] if claims else None
             note = (f"Took over from run `{stale['run_id']}` on `{stale.get('runner')}`, whose lease expired at "
-                    f"{stale['lease_expires_at']}.")
+                    f"{stale['lease_expires_at']}." if stale else
+                    "Took over: the issue was left agent:running without a claim (its runner died mid-claim).")
             say(note)
             without = dict(issue, labels=[lab for lab in issue["labels"]
                                           if lab["name"].lower() != policy.label("running").lower()])
@@ -48,6 +49,7 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     claim = make_claim(env["run_id"], policy.runner_name, socket.gethostname(), os.getpid(),
                        policy["runner"]["leaseSeconds"])
     tracker.add_labels(number, [running])
+    killpoints.reached("claim:after-label")
     comment = None
     try:
         comment = tracker.create_comment(number, claim_comment(claim, note))

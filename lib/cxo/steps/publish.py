@@ -7,7 +7,7 @@ So running publish twice on one envelope gives one PR and one report comment.
 
 from pathlib import Path
 
-from .. import envelope, report
+from .. import envelope, killpoints, report
 from ..errors import CxoError
 from ..gitutil import git, is_clean, rev_parse, token_env
 from ..labels import label_names
@@ -35,6 +35,7 @@ def _move_labels(tracker, number: int, add: str, remove: str) -> list[str]:
     names = {n.lower() for n in label_names(tracker.get_issue(number))}
     if add.lower() not in names:
         tracker.add_labels(number, [add])
+        killpoints.reached("publish:after-add-label")
     labels = tracker.remove_label(number, remove) if remove.lower() in names else None
     if labels is None:
         labels = tracker.get_issue(number)["labels"]
@@ -58,7 +59,8 @@ def _commit(policy, env: dict, worktree: Path, say) -> bool:
 
 def _blocked(env: dict, policy, tracker, say) -> dict:
     number = env["issue"]["number"]
-    claimed = "claim" in env
+    # Refused before or at the claim, or lost the claim to another runner: that runner owns the issue.
+    claimed = "claim" in env and (env["blocked"].get("details") or {}).get("claimed", True)
     env["publish"] = {"outcome": "blocked", "pushed_sha": None, "branch": None, "commit_created": False,
                       "pull_request": None, "comment": None, "labels": []}
     if not claimed:
@@ -96,10 +98,12 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     if branch == policy.base_branch:
         raise CxoError(f"refusing to push: the issue branch is the base branch {branch}: fix git.branchTemplate")
     section["commit_created"] = _commit(policy, env, worktree, say)
+    killpoints.reached("publish:after-commit")
     head = rev_parse(worktree, "HEAD")
     say(f"pushing {branch} ({head[:12]}) to {tree['remote']}")
     git(worktree, "push", "--quiet", tree["remote"], f"{head}:refs/heads/{branch}", env=token_env(token_from_env()))
     section["pushed_sha"] = head
+    killpoints.reached("publish:after-push")
     values = {"issueNumber": number, "issueTitle": issue["title"]}
     title = render(policy["pullRequest"]["titleTemplate"], values, "pullRequest.titleTemplate")
     body = report.review_report(env, report.pr_marker(number))
@@ -109,11 +113,13 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
         say(f"opened draft PR #{pull['number']}")
     elif pull.get("body") != body:
         pull = tracker.update_pull(pull["number"], body=body)
+    killpoints.reached("publish:after-pr")
     section["pull_request"] = {"number": pull["number"], "url": pull["url"], "html_url": pull.get("html_url", ""),
                                "draft": bool(pull.get("draft"))}
     comment_body = report.review_report(env, report.comment_marker(number)).replace(
         f"Closes #{number}", f"Draft PR: #{pull['number']}")
     comment = _upsert_comment(tracker, number, report.comment_marker(number), comment_body)
+    killpoints.reached("publish:after-comment")
     section["comment"] = {"id": comment["id"], "url": comment.get("html_url", "")}
     section["labels"] = _move_labels(tracker, number, policy.label("review"), policy.label("running"))
     say(f"issue #{number} moved to {policy.label('review')}")

@@ -1,0 +1,110 @@
+"""Resume a run that was killed: find its saved envelopes, check what GitHub shows, continue from the next step.
+
+Every publishing write is idempotent (PR by head, comments by marker, labels by
+presence), so re-running the first unfinished step is safe; a finished agent
+run is never repeated, and an agent run that was cut off starts again from a
+clean worktree.
+"""
+
+import fcntl
+import json
+import os
+from pathlib import Path
+
+from . import envelope
+from .claims import claim_comment, earliest_live, finished_runs, parse_claims, renew
+from .errors import CxoError
+from .gitutil import git
+
+STEPS = ("claim", "worktree", "codex", "gate", "publish")
+
+
+def latest_unfinished(policy, issue: int) -> dict | None:
+    """The last saved envelope of the newest run of `issue`, if that run never finished publishing."""
+    root = policy.state_dir / "runs" / str(issue)
+    runs = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    if not runs:
+        return None
+    saved = sorted(runs[-1].glob("[0-9][0-9]-*.json"))
+    if not saved or saved[-1].name.endswith("-publish.json"):
+        return None
+    try:
+        return envelope.parse(saved[-1].read_text(), str(saved[-1]))
+    except CxoError:
+        return None
+
+
+def remaining_steps(env: dict) -> tuple[str, ...]:
+    if envelope.is_blocked(env):
+        return ("publish",)
+    return tuple(s for s in STEPS if s not in env["steps_done"])
+
+
+def release(policy, tracker, env: dict, say) -> None:
+    """Mark an abandoned run's claim released, so a fresh run (--restart) is not refused by it."""
+    claim = env.get("claim")
+    if not claim or not claim.get("comment_id"):
+        return
+    data = {"run_id": env["run_id"], "runner": claim["runner"]["name"], "host": claim["runner"]["host"],
+            "pid": claim["runner"].get("pid", 0), "claimed_at": claim["claimed_at"],
+            "lease_expires_at": claim["lease_expires_at"], "released": True}
+    try:
+        tracker.update_comment(claim["comment_id"], claim_comment(data, "Released: the run was restarted."))
+        say(f"released the claim of run {env['run_id']}")
+    except CxoError as exc:
+        say(f"could not release the old claim ({exc.message})")
+
+
+def prepare(policy, tracker, env: dict, say) -> dict:
+    """Make a saved envelope ready to continue: our claim must still be the live one, a cut-off agent run
+    starts again from a clean worktree."""
+    number = env["issue"]["number"]
+    comments = tracker.list_comments(number)
+    claims = parse_claims(comments)
+    ours = next((c for c in claims if c["run_id"] == env["run_id"]), None)
+    winner = earliest_live(claims, finished=finished_runs(comments))
+    if winner is not None and winner["run_id"] != env["run_id"]:
+        return envelope.block(env, "claim", f"claimed by another runner (run {winner['run_id']}) while this run "
+                              "was down", {"claimed": False, "winner": winner})
+    if ours is not None:
+        renewed = renew({k: v for k, v in ours.items() if k != "comment_id"}, policy["runner"]["leaseSeconds"])
+        tracker.update_comment(ours["comment_id"], claim_comment(renewed))
+        env["claim"]["lease_expires_at"] = renewed["lease_expires_at"]
+    next_steps = remaining_steps(env)
+    if next_steps and next_steps[0] == "codex" and "worktree" in env:
+        tree = Path(env["worktree"]["path"])
+        if tree.is_dir():
+            # The agent was cut off: its partial output is untrusted. Start it again from the base.
+            git(tree, "reset", "--quiet", "--hard", env["worktree"]["base_sha"])
+            git(tree, "clean", "-fdq")
+            say(f"reset {tree} to {env['worktree']['base_sha'][:12]} for a fresh agent run")
+    return env
+
+
+class IssueLock:
+    """A per-issue lock on this host (flock), taken before any GitHub request: two local runners never race."""
+
+    def __init__(self, policy, issue: int):
+        self.path = policy.state_dir / "locks" / f"issue-{issue}.lock"
+        self.handle = None
+
+    def acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = open(self.path, "a+")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.close()
+            self.handle = None
+            return False
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(json.dumps({"pid": os.getpid()}))
+        self.handle.flush()
+        return True
+
+    def release(self) -> None:
+        if self.handle:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+            self.handle = None
