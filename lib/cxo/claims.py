@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 MARKER = re.compile(r"<!--\s*cxo:claim\s+(\{.*?\})\s*-->", re.S)
 # Written into a run's final report or blocked comment: that run's claim is over, whatever its lease says.
-DONE = re.compile(r"<!--\s*cxo:done run=([0-9TZ-]+)\s*-->")
+DONE = re.compile(r"<!--\s*cxo:done run=([0-9A-Za-z-]+)\s*-->")
 
 
 def done_marker(run_id: str) -> str:

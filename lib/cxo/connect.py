@@ -21,4 +21,6 @@ def tracker_for(policy, require_token: bool = True):
             f"{owner}/{repo}",
             EXIT_AUTH,
         )
-    return GitHubTracker(owner, repo, token=token, api_url=policy.api_url)
+    # CXO_RETRY_BASE_SECONDS shortens the retry backoff (fault-injection tests); GitHub wants the default.
+    base = float(os.environ.get("CXO_RETRY_BASE_SECONDS") or 1.0)
+    return GitHubTracker(owner, repo, token=token, api_url=policy.api_url, backoff_base=base)

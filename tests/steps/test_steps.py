@@ -32,6 +32,10 @@ def test_claim_marker_round_trip_and_earliest_live():
     claims = parse_claims(comments)
     assert [c["comment_id"] for c in claims] == [5, 9]
     assert earliest_live(claims, now)["run_id"] == live["run_id"]
+    from cxo.claims import done_marker, finished_runs
+
+    done = finished_runs([{"id": 11, "body": "report " + done_marker(live["run_id"])}])
+    assert done == {live["run_id"]} and earliest_live(claims, now, done) is None
 
 
 def test_claim_adds_running_and_a_claim_comment(target_repo, hub_repo):

@@ -6,6 +6,7 @@ import socket
 from .. import envelope, killpoints
 from ..claims import claim_comment, earliest_live, finished_runs, make_claim, parse_claims
 from ..labels import classify, label_names
+from ..tracker.base import write_once
 
 STEP = "claim"
 
@@ -48,11 +49,14 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     running = policy.label("running")
     claim = make_claim(env["run_id"], policy.runner_name, socket.gethostname(), os.getpid(),
                        policy["runner"]["leaseSeconds"])
-    tracker.add_labels(number, [running])
+    write_once(lambda: tracker.add_labels(number, [running]), lambda: None)  # adding twice is harmless
     killpoints.reached("claim:after-label")
     comment = None
     try:
-        comment = tracker.create_comment(number, claim_comment(claim, note))
+        comment = write_once(
+            lambda: tracker.create_comment(number, claim_comment(claim, note)),
+            lambda: next((c for c in tracker.list_comments(number) if claim["run_id"] in (c.get("body") or "")),
+                         None))
         comments = tracker.list_comments(number)
         winner = earliest_live(parse_claims(comments), finished=finished_runs(comments))
     except Exception:

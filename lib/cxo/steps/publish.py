@@ -12,6 +12,7 @@ from ..errors import CxoError
 from ..gitutil import git, is_clean, rev_parse, token_env
 from ..labels import label_names
 from ..policy import render
+from ..tracker.base import write_once
 
 STEP = "publish"
 
@@ -27,14 +28,16 @@ def _upsert_comment(tracker, number: int, marker: str, body: str) -> dict:
             if comment.get("body") != body:
                 comment = tracker.update_comment(comment["id"], body)
             return comment
-    return tracker.create_comment(number, body)
+    return write_once(lambda: tracker.create_comment(number, body),
+                      lambda: next((c for c in tracker.list_comments(number) if marker in (c.get("body") or "")),
+                                   None))
 
 
 def _move_labels(tracker, number: int, add: str, remove: str) -> list[str]:
     """Add before remove, so the issue never sits without a state label mid-move."""
     names = {n.lower() for n in label_names(tracker.get_issue(number))}
     if add.lower() not in names:
-        tracker.add_labels(number, [add])
+        write_once(lambda: tracker.add_labels(number, [add]), lambda: None)  # adding twice is harmless
         killpoints.reached("publish:after-add-label")
     labels = tracker.remove_label(number, remove) if remove.lower() in names else None
     if labels is None:
@@ -109,7 +112,8 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     body = report.review_report(env, report.pr_marker(number))
     pull = tracker.find_pull(branch, state="open")
     if pull is None:
-        pull = tracker.create_pull(title, branch, tree["base_branch"], body, draft=True)
+        pull = write_once(lambda: tracker.create_pull(title, branch, tree["base_branch"], body, draft=True),
+                          lambda: tracker.find_pull(branch, state="open"))
         say(f"opened draft PR #{pull['number']}")
     elif pull.get("body") != body:
         pull = tracker.update_pull(pull["number"], body=body)

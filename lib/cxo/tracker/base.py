@@ -142,3 +142,17 @@ class Tracker(Protocol):
     def list_sub_issues(self, number: int) -> list[dict]: ...
 
     def add_sub_issue(self, number: int, sub_issue_id: int) -> dict: ...
+
+
+def write_once(do, check, attempts: int = 4):
+    """Run the write `do()`; when its response is lost, `check()` whether it happened before writing again.
+    `check()` returns the written object, or None when the write did not happen."""
+    for attempt in range(attempts):
+        try:
+            return do()
+        except WriteOutcomeUnknown:
+            found = check()
+            if found is not None:
+                return found
+            if attempt == attempts - 1:
+                raise
