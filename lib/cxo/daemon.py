@@ -51,9 +51,16 @@ class Daemon:
         return code
 
     def cycle(self, max_runs: int | None = None) -> dict:
+        from . import recovery
         from .cleanup import clean_worktrees
 
         self.cycles += 1
+        # Runs of this host that were killed mid-way come first: they hold claims and half-moved state.
+        for number in recovery.unfinished_issues(self.policy):
+            if self.stopping or (max_runs is not None and self.runs >= max_runs):
+                break
+            self.say(f"resuming the interrupted run of issue #{number}")
+            self.run_one(number)
         queue = self.eligible()
         self.say(f"cycle {self.cycles}: {len(queue)} eligible")
         ran = []

@@ -34,6 +34,12 @@ def latest_unfinished(policy, issue: int) -> dict | None:
         return None
 
 
+def unfinished_issues(policy) -> list[int]:
+    root = policy.state_dir / "runs"
+    numbers = sorted(int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit()) if root.is_dir() else []
+    return [n for n in numbers if latest_unfinished(policy, n) is not None]
+
+
 def remaining_steps(env: dict) -> tuple[str, ...]:
     if envelope.is_blocked(env):
         return ("publish",)

@@ -83,3 +83,31 @@ def test_a_live_run_renews_its_lease(target_repo, hub_repo, tmp_path):
     assert final["status"] == "ok" and time.monotonic() - started >= 12
     claim = parse_claims(hub_repo.api.ok("GET", f"{R}/issues/{number}/comments"))[0]
     assert claim["lease_expires_at"] > final["claim"]["lease_expires_at"]  # renewed while the agent ran
+
+
+def test_four_daemons_share_twenty_issues_and_run_each_exactly_once(hub_repo, tmp_path):
+    counter = tmp_path / "agent-runs.txt"
+    numbers = [hub_repo.api.ok("POST", f"{R}/issues", {"title": f"job {n}", "labels": ["agent:auto"]})["number"]
+               for n in range(20)]
+    procs = []
+    for n in range(4):
+        clone = tmp_path / f"host-{n}"
+        git(tmp_path, "clone", "-q", hub_repo.clone_url, str(clone))
+        write_policy(clone, {"github": {"owner": "acme", "repo": "widgets", "apiUrl": hub_repo.url},
+                             "runner": {"name": f"host-{n}"}})
+        (tmp_path / f"script-{n}").mkdir()
+        scripted_agent(clone, tmp_path / f"script-{n}", [
+            {"append": {str(counter): "$CODEX_ORCHESTRATOR_ISSUE_NUMBER\n"}},
+            {"write": {"JOB.md": "$CODEX_ORCHESTRATOR_ISSUE_NUMBER\n"}}, {"report": GOOD_REPORT}])
+        env = {**os.environ, "GITHUB_TOKEN": hub_repo.token, "CXO_STATE_DIR": str(tmp_path / f"state-{n}")}
+        procs.append(subprocess.Popen([str(BIN / "cxo-daemon"), "--target", str(clone), "--once"],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+    for proc in procs:
+        assert proc.wait(timeout=300) == 0, proc.stderr.read()[-800:]
+    ran = counter.read_text().split()
+    assert sorted(map(int, ran)) == numbers  # every issue ran, and none twice
+    pulls = hub_repo.api.ok("GET", f"{R}/pulls?state=all&per_page=100")
+    assert len(pulls) == 20
+    for number in numbers:
+        labels = sorted(lab["name"] for lab in hub_repo.api.ok("GET", f"{R}/issues/{number}")["labels"])
+        assert labels == ["agent:auto", "agent:review"]

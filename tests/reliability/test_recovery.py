@@ -16,7 +16,7 @@ R = "/repos/acme/widgets"
 KILL_POINTS = [
     ("claim:after-label", 1), ("runner:after-claim", 1), ("runner:after-worktree", 1), ("agent", 2),
     ("runner:after-codex", 1), ("runner:after-gate", 1), ("publish:after-commit", 1), ("publish:after-push", 1),
-    ("publish:after-pr", 1), ("publish:after-comment", 1), ("publish:after-add-label", 1),
+    ("publish:after-pr", 1), ("publish:after-add-label", 1), ("publish:after-labels", 1),
 ]
 
 

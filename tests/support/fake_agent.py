@@ -4,7 +4,7 @@
 Usage: fake_agent.py --script SCRIPT.json
 The script is a JSON list of actions, done in order in the current directory:
   {"write": {"path": "text", ...}}        write files (parents created)
-  {"append": {"path": "text", ...}}       append to files (e.g. a counter shared by racing runners)
+  {"append": {"path": "text", ...}}       append to files ($VARS expanded; e.g. a counter shared by runners)
   {"delete": ["path", ...]}               delete files
   {"symlink": {"link": "target"}}         create symlinks
   {"git": ["add", "-A"]}                  run git with these arguments
@@ -39,7 +39,7 @@ def main() -> int:
         elif kind == "append":
             for rel, text in value.items():
                 with open(rel, "a") as handle:
-                    handle.write(text)
+                    handle.write(os.path.expandvars(text))
         elif kind == "delete":
             for rel in value:
                 Path(rel).unlink()

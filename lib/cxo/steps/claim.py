@@ -70,6 +70,13 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
         say(f"issue #{number} is claimed by run {winner['run_id']} on {winner.get('runner')}: withdrawing")
         return envelope.block(env, STEP, f"claimed by another runner (run {winner['run_id']})",
                               {"claimed": False, "winner": winner})
+    # Won the claim; but a run that finished between our first read and our claim leaves the issue in
+    # review or blocked (publish moves labels before it marks its claim done): then the work is not ours.
+    now = classify(tracker.get_issue(number), {**policy.labels, "running": "\0 not a label"})
+    if not now.eligible:
+        tracker.delete_comment(comment["id"])
+        say(f"issue #{number} changed while claiming ({now.reason}): withdrawing")
+        return envelope.block(env, STEP, f"not eligible any more: {now.reason}", {"claimed": False})
     say(f"claimed issue #{number} as run {env['run_id']}")
     env["claim"] = {
         "issue": _issue_summary(issue, verdict.mode),

@@ -10,7 +10,6 @@ from pathlib import Path
 from .. import envelope, killpoints, report
 from ..errors import CxoError
 from ..gitutil import git, is_clean, rev_parse, token_env
-from ..labels import label_names
 from ..policy import render
 from ..tracker.base import write_once
 
@@ -34,14 +33,12 @@ def _upsert_comment(tracker, number: int, marker: str, body: str) -> dict:
 
 
 def _move_labels(tracker, number: int, add: str, remove: str) -> list[str]:
-    """Add before remove, so the issue never sits without a state label mid-move."""
-    names = {n.lower() for n in label_names(tracker.get_issue(number))}
-    if add.lower() not in names:
-        write_once(lambda: tracker.add_labels(number, [add]), lambda: None)  # adding twice is harmless
-        killpoints.reached("publish:after-add-label")
-    labels = tracker.remove_label(number, remove) if remove.lower() in names else None
-    if labels is None:
-        labels = tracker.get_issue(number)["labels"]
+    """Add before remove, so the issue never sits without a state label mid-move. Adding is idempotent and
+    answers with the full label list, which says whether there is anything to remove."""
+    labels = write_once(lambda: tracker.add_labels(number, [add]), lambda: None)  # adding twice is harmless
+    killpoints.reached("publish:after-add-label")
+    if remove.lower() in {lab["name"].lower() for lab in labels}:
+        labels = tracker.remove_label(number, remove)
     return [lab["name"] for lab in labels]
 
 
@@ -72,8 +69,10 @@ def _blocked(env: dict, policy, tracker, say) -> dict:
         return envelope.mark_done(env, STEP)
     body = report.blocked_report(env, report.blocked_marker(number) + f"<!-- run={env['run_id']} -->",
                                  str(policy.data["runner"]["stateDir"]))
-    comment = _upsert_comment(tracker, number, f"<!-- run={env['run_id']} -->", body)
+    # Labels first: once the comment carries the run's done marker, the issue already shows its outcome,
+    # so no runner that read the issue earlier can mistake it for free work.
     labels = _move_labels(tracker, number, policy.label("blocked"), policy.label("running"))
+    comment = _upsert_comment(tracker, number, f"<!-- run={env['run_id']} -->", body)
     env["publish"].update({"comment": {"id": comment["id"], "url": comment.get("html_url", "")}, "labels": labels})
     say(f"issue #{number} moved to {policy.label('blocked')}: {env['blocked']['reason']}")
     return envelope.mark_done(env, STEP)
@@ -93,10 +92,10 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
                "pull_request": None, "comment": None, "labels": []}
     env["publish"] = section
     if not env["gate"]["changes"]["files"]:
+        section["labels"] = _move_labels(tracker, number, policy.label("review"), policy.label("running"))
         comment = _upsert_comment(tracker, number, report.comment_marker(number),
                                   report.no_change_report(env, report.comment_marker(number)))
         section["comment"] = {"id": comment["id"], "url": comment.get("html_url", "")}
-        section["labels"] = _move_labels(tracker, number, policy.label("review"), policy.label("running"))
         return envelope.mark_done(env, STEP)
     if branch == policy.base_branch:
         raise CxoError(f"refusing to push: the issue branch is the base branch {branch}: fix git.branchTemplate")
@@ -122,9 +121,9 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
                                "draft": bool(pull.get("draft"))}
     comment_body = report.review_report(env, report.comment_marker(number)).replace(
         f"Closes #{number}", f"Draft PR: #{pull['number']}")
-    comment = _upsert_comment(tracker, number, report.comment_marker(number), comment_body)
-    killpoints.reached("publish:after-comment")
-    section["comment"] = {"id": comment["id"], "url": comment.get("html_url", "")}
     section["labels"] = _move_labels(tracker, number, policy.label("review"), policy.label("running"))
+    killpoints.reached("publish:after-labels")
+    comment = _upsert_comment(tracker, number, report.comment_marker(number), comment_body)
+    section["comment"] = {"id": comment["id"], "url": comment.get("html_url", "")}
     say(f"issue #{number} moved to {policy.label('review')}")
     return envelope.mark_done(env, STEP)
