@@ -220,3 +220,17 @@ def test_cxo_run_exit_status_is_3_when_blocked(target_repo, hub_repo, tmp_path):
     proc = run_exe("cxo-run", "--target", str(target_repo), "--issue", str(issue["number"]))
     assert proc.returncode == 3
     assert json.loads(proc.stdout)["blocked"]["reason"] == "agent exited with status 1"
+
+
+def test_files_written_by_the_runners_checks_are_not_published(target_repo, hub_repo, tmp_path):
+    scripted_agent(target_repo, tmp_path, [CHANGE, {"report": GOOD_REPORT}],
+                   extra_policy={"checks": [{"name": "build", "command": "echo artefact > build-output.txt"}]})
+    issue = open_issue(hub_repo)
+    final = run_issue(target_repo, issue["number"])
+    assert final["status"] == "ok", final.get("blocked")
+    clone = tmp_path / "published"
+    subprocess.run(["git", "clone", "-q", "-b", final["worktree"]["branch"], hub_repo.clone_url, str(clone)],
+                   check=True)
+    assert (clone / "tests" / "test_multiply.py").is_file()
+    assert not (clone / "build-output.txt").exists()
+    assert not list(clone.rglob("__pycache__"))

@@ -41,6 +41,8 @@ def build(home: Path, passthrough=(), say=None, model_keys: bool = False, source
     env["HOME"] = str(home)
     env.setdefault("LANG", "C.UTF-8")
     env["GIT_TERMINAL_PROMPT"] = "0"
+    # Byte-code caches would show up as untracked files in the change set.
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["GIT_CONFIG_NOSYSTEM"] = "1"
     return env
 

@@ -6,6 +6,7 @@ REGISTRY = {
     "safety": "cxo.gates.safety:SafetyGate",
     "report": "cxo.gates.report:ReportGate",
     "checks": "cxo.gates.checks:ChecksGate",
+    "tdd": "cxo.gates.tdd:TddGate",
 }
 # Gates the policy may name that this version does not implement yet: they skip, never pass.
 KNOWN = ("safety", "report", "checks", "tdd", "review", "cleanup", "visual")

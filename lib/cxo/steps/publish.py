@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .. import envelope, killpoints, report
 from ..errors import CxoError
-from ..gitutil import git, is_clean, rev_parse, token_env
+from ..gitutil import git, rev_parse, token_env
 from ..policy import render
 from ..tracker.base import write_once
 
@@ -42,18 +42,32 @@ def _move_labels(tracker, number: int, add: str, remove: str) -> list[str]:
     return [lab["name"] for lab in labels]
 
 
+def publishable_paths(env: dict) -> list[str]:
+    """Exactly what the gates checked (plus the runner's own proof screenshots): files that appeared later,
+    such as caches written by the runner's checks, are never published."""
+    changes = env["gate"]["changes"]
+    paths = set(changes.get("staged", []) + changes.get("unstaged", []) + changes.get("untracked", [])
+                + changes.get("deleted", []))
+    for verdict in env["gate"]["verdicts"]:
+        paths.update(e["screenshot"] for e in verdict.get("evidence") or [] if e.get("screenshot"))
+    return sorted(paths)
+
+
 def _commit(policy, env: dict, worktree: Path, say) -> bool:
-    if is_clean(worktree):
+    paths = publishable_paths(env)
+    if not paths:
         return False
     issue = env["claim"]["issue"]
     author = {"GIT_AUTHOR_NAME": policy["git"]["commitAuthorName"],
               "GIT_AUTHOR_EMAIL": policy["git"]["commitAuthorEmail"],
               "GIT_COMMITTER_NAME": policy["git"]["commitAuthorName"],
               "GIT_COMMITTER_EMAIL": policy["git"]["commitAuthorEmail"]}
-    git(worktree, "add", "-A")
+    git(worktree, "add", "--all", "--force", "--", *paths)
+    if not git(worktree, "diff", "--cached", "--name-only").strip():
+        return False  # already committed by an earlier, interrupted publish
     message = f"cxo: {issue['title']} (#{issue['number']})\n\nCxo-Run: {env['run_id']}\n"
     git(worktree, "commit", "--quiet", "--no-verify", "-F", "-", env=author, input=message)
-    say("committed the agent's uncommitted changes as the runner")
+    say(f"committed {len(paths)} checked file(s) as the runner")
     return True
 
 

@@ -1,0 +1,103 @@
+"""tdd: the runner proves red→green itself instead of trusting the agent's word.
+
+The change's test files are laid over the BASE tree in a scratch worktree, where
+they must fail; at the head they must pass. Each test file is run on its own so
+the verdict names every file with both outcomes and keeps both logs.
+"""
+
+import shlex
+import shutil
+from pathlib import Path
+
+from ..gitutil import git
+from .base import Gate, verdict
+from .checks import run_command, tail
+from .paths import head_content, quality, runtime_files, test_files
+
+
+def render_tests(command: str, test: str) -> str:
+    quoted = shlex.quote(test)
+    return command.replace("${tests}", quoted).replace("{tests}", quoted)
+
+
+class Scratch:
+    """A detached worktree of `rev` under the run dir, always removed afterwards."""
+
+    def __init__(self, repo: Path, rev: str, path: Path):
+        self.repo, self.rev, self.path = repo, rev, path
+
+    def __enter__(self) -> Path:
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        git(self.repo, "worktree", "add", "--quiet", "--detach", str(self.path), self.rev)
+        return self.path
+
+    def __exit__(self, *exc):
+        git(self.repo, "worktree", "remove", "--force", str(self.path), retcode=None)
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+class TddGate(Gate):
+    name = "tdd"
+
+    def applies(self, ctx):
+        q = quality(ctx.policy)
+        if not (q["enabled"] and q["tdd"]):
+            return False, "TDD is turned off by policy (reviewGates.quality)"
+        if not runtime_files(ctx):
+            return False, "no runtime files changed (tests, docs or config only)"
+        return True, ""
+
+    def run(self, ctx) -> dict:
+        q = quality(ctx.policy)
+        tests = test_files(ctx)
+        runtime = runtime_files(ctx)
+        if not tests:
+            return verdict(self.name, "fail", f"runtime change without a test change ({len(runtime)} runtime file(s), "
+                           "no changed file matches testChangedPathGlobs)",
+                           findings=[{"file": p, "line": None, "severity": "blocker",
+                                      "message": "runtime change with no test that covers it"} for p in runtime[:20]])
+        logs_dir = Path(ctx.run_dir) / "tdd"
+        evidence, logs, failures = [], [], []
+        home = Path(ctx.run_dir) / "check-home"
+        timeout = q["testTimeoutSeconds"]
+        with Scratch(Path(ctx.worktree), ctx.base, logs_dir / "base-tree") as base_tree:
+            for test in tests:
+                target = base_tree / test
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(head_content(ctx, test))
+            head_ctx = Scratch(Path(ctx.worktree), ctx.head, logs_dir / "head-tree") if ctx.head else None
+            head_tree = head_ctx.__enter__() if head_ctx else Path(ctx.worktree)
+            try:
+                for index, test in enumerate(tests):
+                    command = render_tests(q["testCommand"], test)
+                    ctx.say(f"tdd: {test} on the base (must fail)")
+                    base_log, head_log = logs_dir / f"{index:02d}-base.log", logs_dir / f"{index:02d}-head.log"
+                    base_code, base_timeout = run_command(command, base_tree, base_log, timeout, home)
+                    ctx.say(f"tdd: {test} on the head (must pass)")
+                    head_code, head_timeout = run_command(command, head_tree, head_log, timeout, home)
+                    base_out = "timeout" if base_timeout else ("pass" if base_code == 0 else "fail")
+                    head_out = "timeout" if head_timeout else ("pass" if head_code == 0 else "fail")
+                    evidence.append({"file": test, "base": base_out, "head": head_out, "base_exit": base_code,
+                                     "head_exit": head_code, "base_log": str(base_log), "head_log": str(head_log)})
+                    logs += [base_log, head_log]
+                    problem = None
+                    if "timeout" in (base_out, head_out):
+                        problem = f"timed out after {timeout}s"
+                    elif base_out == "pass":
+                        problem = "passes without the change: it does not prove the behaviour"
+                    elif head_out == "fail":
+                        problem = ("fails on both the base and the head" if base_out == "fail"
+                                   else "fails at the head") + f": {tail(head_log, 5)[-300:]}"
+                    if problem:
+                        failures.append({"file": test, "line": None, "severity": "blocker", "message": problem})
+            finally:
+                if head_ctx:
+                    head_ctx.__exit__(None, None, None)
+        if failures:
+            return verdict(self.name, "fail", f"{len(failures)} of {len(tests)} test file(s) do not show red→green: "
+                           + "; ".join(f"{f['file']} {f['message'][:80]}" for f in failures[:3]),
+                           evidence, failures, logs)
+        return verdict(self.name, "pass", f"red→green proven by the runner for {len(tests)} test file(s)",
+                       evidence, logs=logs)
