@@ -234,3 +234,15 @@ def test_files_written_by_the_runners_checks_are_not_published(target_repo, hub_
     assert (clone / "tests" / "test_multiply.py").is_file()
     assert not (clone / "build-output.txt").exists()
     assert not list(clone.rglob("__pycache__"))
+
+
+def test_a_reviewer_requesting_changes_blocks_with_its_findings_in_the_comment(target_repo, hub_repo, tmp_path):
+    from tests.support.git_fixtures import reviewer_policy
+
+    scripted_agent(target_repo, tmp_path, [CHANGE, {"report": GOOD_REPORT}],
+                   extra_policy={"reviewGates": {"reviewer": reviewer_policy("request-changes")}})
+    issue = open_issue(hub_repo)
+    final = run_issue(target_repo, issue["number"])
+    assert_blocked(final, hub_repo, issue["number"], "the reviewer requests changes")
+    comment = next(c["body"] for c in comments_of(hub_repo, issue["number"]) if "cxo:blocked" in c["body"])
+    assert "multiply(0.5, 2) is untested" in comment and "`app/calc.py`:5" in comment

@@ -81,6 +81,14 @@ def target_repo(tmp_path, hub_repo, monkeypatch) -> Path:
 
 
 FAKE_AGENT = Path(__file__).with_name("fake_agent.py")
+FAKE_REVIEWER = Path(__file__).with_name("fake_reviewer.py")
+
+
+def reviewer_policy(mode: str = "approve", *extra: str) -> dict:
+    """reviewGates.reviewer running tests/support/fake_reviewer.py in `mode`."""
+    import sys
+
+    return {"command": sys.executable, "args": [str(FAKE_REVIEWER), "--mode", mode, *extra]}
 
 GOOD_REPORT = {
     "status": "completed",
@@ -111,6 +119,8 @@ def scripted_agent(target: Path, tmp_path: Path, actions: list, extra_policy: di
     policy = yaml.safe_load(path.read_text()) if path.exists() else {}
     policy = policy or {}
     policy["codex"] = agent_policy(script, **codex)
+    # The review gates need a reviewer; an approving scripted one unless the test says otherwise.
+    policy.setdefault("reviewGates", {}).setdefault("reviewer", reviewer_policy("approve"))
     for key, value in (extra_policy or {}).items():
         policy[key] = value
     write_policy(target, policy)

@@ -7,6 +7,8 @@ REGISTRY = {
     "report": "cxo.gates.report:ReportGate",
     "checks": "cxo.gates.checks:ChecksGate",
     "tdd": "cxo.gates.tdd:TddGate",
+    "review": "cxo.gates.review:ReviewGate",
+    "cleanup": "cxo.gates.cleanup:CleanupGate",
 }
 # Gates the policy may name that this version does not implement yet: they skip, never pass.
 KNOWN = ("safety", "report", "checks", "tdd", "review", "cleanup", "visual")

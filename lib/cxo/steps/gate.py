@@ -30,7 +30,8 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     issue = env["claim"]["issue"]
     ctx = GateContext(worktree=worktree, base=changes.base, head=None, policy=policy, changes=changes,
                       run_dir=envelope.run_dir(policy.state_dir, env), report=report,
-                      issue={"number": issue["number"], "title": issue["title"], "labels": issue["labels"]},
+                      issue={"number": issue["number"], "title": issue["title"], "body": issue.get("body", ""),
+                             "labels": issue["labels"]},
                       say=say, envelope=env)
     verdicts = run_gates(ctx, policy["reviewGates"]["order"])
     section["verdicts"] = verdicts

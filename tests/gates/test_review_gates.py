@@ -1,0 +1,91 @@
+"""review and cleanup gates with a scripted reviewer process: verdicts, findings, and a read-only workspace."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cxo import policy as policy_mod
+from cxo.gates.base import GateContext, run_one
+from cxo.gates.cleanup import CleanupGate
+from cxo.gates.review import ReviewGate
+from cxo.gitutil import collect_changes
+from cxo.schemas import errors as schema_errors
+from tests.support.git_fixtures import git, reviewer_policy, write, write_policy
+
+BIN = Path(sys.executable).parent
+
+
+def context(repo, mode, *extra, threshold=3):
+    write_policy(repo, {"reviewGates": {"reviewer": reviewer_policy(mode, *extra),
+                                        "quality": {"cleanupReviewThreshold": threshold}}})
+    base = git(repo, "rev-list", "--max-parents=0", "HEAD").strip()
+    pol = policy_mod.load(repo, infer_repo=False)
+    return GateContext(worktree=repo, base=base, head=None, policy=pol, changes=collect_changes(repo, base),
+                       run_dir=repo.parent / "run", say=lambda m: None,
+                       issue={"number": 7, "title": "Add multiply", "body": "multiply(a, b)", "labels": []},
+                       verdicts=[{"gate": "tdd", "verdict": "pass", "summary": "red→green proven"}])
+
+
+def change(repo, files=1):
+    write(repo, "app/calc.py", "def add(a, b):\n    return a + b\n\n\ndef multiply(a, b):\n    return a * b\n")
+    for n in range(1, files):
+        write(repo, f"app/extra_{n}.py", f"VALUE = {n}\n")
+    write(repo, "tests/test_multiply.py", "def test_x():\n    assert True\n")
+
+
+def checked(result):
+    assert schema_errors("gate-verdict", result) == []
+    return result
+
+
+def test_an_approving_reviewer_passes_and_sees_the_issue_diff_and_gates_but_no_transcript(git_repo, tmp_path):
+    change(git_repo)
+    prompt = tmp_path / "review-prompt.md"
+    result = checked(run_one(ReviewGate(), context(git_repo, "approve", "--prompt-copy", str(prompt))))
+    assert result["verdict"] == "pass" and "Looks right." in result["summary"]
+    text = prompt.read_text()
+    assert "Add multiply" in text and "+def multiply(a, b):" in text and "tdd: pass" in text
+    assert "tests/test_multiply.py" in text  # untracked files are part of the diff
+    assert "agent.log" not in text and "last-message" not in text
+
+
+def test_request_changes_blocks_with_the_findings(git_repo):
+    change(git_repo)
+    result = checked(run_one(ReviewGate(), context(git_repo, "request-changes")))
+    assert result["verdict"] == "fail" and "multiply ignores floats" in result["summary"]
+    assert result["findings"] == [{"file": "app/calc.py", "line": 5, "severity": "major",
+                                   "message": "multiply(0.5, 2) is untested"}]
+
+
+def test_a_malformed_verdict_fails_with_a_clear_reason(git_repo):
+    change(git_repo)
+    result = checked(run_one(ReviewGate(), context(git_repo, "malformed")))
+    assert result["verdict"] == "fail" and "malformed at" in result["summary"]
+
+
+def test_a_reviewer_that_writes_to_its_workspace_is_caught(git_repo):
+    change(git_repo)
+    result = checked(run_one(ReviewGate(), context(git_repo, "write-workspace")))
+    assert result["verdict"] == "fail" and "modified its read-only workspace" in result["summary"]
+    assert not (git_repo / "sneaky.txt").exists()  # the real worktree was never exposed
+
+
+@pytest.mark.parametrize("files,expected", [(2, "skip"), (3, "pass")])
+def test_cleanup_runs_only_at_the_threshold(git_repo, files, expected):
+    change(git_repo, files)
+    result = checked(run_one(CleanupGate(), context(git_repo, "approve", threshold=3)))
+    assert result["verdict"] == expected
+    if expected == "skip":
+        assert result["summary"] == "2 runtime file(s) < cleanup threshold 3"
+
+
+def test_review_gate_alone_from_the_command_line(git_repo):
+    change(git_repo)
+    write_policy(git_repo, {"reviewGates": {"reviewer": reviewer_policy("request-changes")}})
+    base = git(git_repo, "rev-parse", "HEAD").strip()
+    proc = subprocess.run([str(BIN / "cxo-gate"), "review", "--worktree", str(git_repo), "--base", base],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and json.loads(proc.stdout)["findings"][0]["severity"] == "major"
