@@ -82,6 +82,12 @@ def review_report(env: dict, marker: str) -> str:
              (report or {}).get("summary", "(no summary)"), "",
              "### Changed files"] + _files(gate.get("changes") or {})
     lines += ["", "### Gates"] + _gates(gate.get("verdicts") or [])
+    shots = [e["screenshot"] for v in gate.get("verdicts") or [] for e in v.get("evidence") or []
+             if e.get("screenshot")]
+    if shots:
+        # Relative to the PR page (/owner/repo/pull/N): the files are committed on the issue branch.
+        lines += ["", "### Screenshots (made by the runner)"] + [
+            f"- [{path}](../blob/{tree['branch']}/{path})" for path in shots]
     lines += _report_sections(report)
     lines += ["", "---", f"Run `{env['run_id']}` by `{env['claim']['runner']['name']}` on branch "
               f"`{tree['branch']}` from `{tree['base_sha'][:12]}`. This is a draft: review before merging.", "",

@@ -246,3 +246,21 @@ def test_a_reviewer_requesting_changes_blocks_with_its_findings_in_the_comment(t
     assert_blocked(final, hub_repo, issue["number"], "the reviewer requests changes")
     comment = next(c["body"] for c in comments_of(hub_repo, issue["number"]) if "cxo:blocked" in c["body"])
     assert "multiply(0.5, 2) is untested" in comment and "`app/calc.py`:5" in comment
+
+
+def test_ui_work_publishes_the_runners_screenshots_on_the_pr_branch(target_repo, hub_repo, tmp_path):
+    from tests.gates.test_visual_gate import PNG
+
+    command = f"{sys.executable} -c \"{PNG.format(name='page.png')}\""
+    scripted_agent(target_repo, tmp_path, [{"write": {"web/index.html": "<h1>hi</h1>\n"}}, {"report": GOOD_REPORT}],
+                   extra_policy={"reviewGates": {"visualProof": {"runnerValidationCommand": command}}})
+    issue = open_issue(hub_repo, title="New landing page")
+    final = run_issue(target_repo, issue["number"])
+    assert final["status"] == "ok", final.get("blocked")
+    shot = f".codex-orchestrator/proofs/issue-{issue['number']}/page.png"
+    clone = tmp_path / "published"
+    subprocess.run(["git", "clone", "-q", "-b", final["worktree"]["branch"], hub_repo.clone_url, str(clone)],
+                   check=True)
+    assert (clone / shot).read_bytes()[:4] == b"\x89PNG"
+    body = pulls(hub_repo)[0]["body"]
+    assert f"[{shot}](../blob/{final['worktree']['branch']}/{shot})" in body

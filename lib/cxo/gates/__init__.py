@@ -9,6 +9,7 @@ REGISTRY = {
     "tdd": "cxo.gates.tdd:TddGate",
     "review": "cxo.gates.review:ReviewGate",
     "cleanup": "cxo.gates.cleanup:CleanupGate",
+    "visual": "cxo.gates.visual:VisualGate",
 }
 # Gates the policy may name that this version does not implement yet: they skip, never pass.
 KNOWN = ("safety", "report", "checks", "tdd", "review", "cleanup", "visual")
