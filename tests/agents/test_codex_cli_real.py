@@ -4,13 +4,14 @@ scripted model server on 127.0.0.1 that speaks the Responses API: no credentials
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from cxo.runner import run_issue
 from tests.support.fake_model_server import ScriptedModelServer, codex_provider_args
-from tests.support.git_fixtures import GOOD_REPORT, write_policy
+from tests.support.git_fixtures import GOOD_REPORT, reviewer_policy, write_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 CODEX = ROOT / ".tools" / "node_modules" / ".bin" / "codex"
@@ -28,6 +29,8 @@ def test_real_codex_edits_the_worktree_and_the_pipeline_opens_a_draft_pr(target_
     report = json.dumps({**GOOD_REPORT, "summary": "multiply via real codex"})
     script = [
         [{"shell": "printf '\\n\\ndef multiply(a, b):\\n    return a * b\\n' >> app/calc.py"}],
+        [{"shell": "printf 'from app.calc import multiply\\n\\n\\ndef test_multiply():\\n"
+                   "    assert multiply(6, 7) == 42\\n' > tests/test_multiply.py"}],
         [{"shell": "env | grep -c GITHUB_TOKEN > agent-token-count.txt || true"}],
         [{"shell": f"cat > \"$CODEX_ORCHESTRATOR_REPORT_FILE\" <<'JSON'\n{report}\nJSON"}],
         [{"message": "Implemented multiply."}],
@@ -35,7 +38,10 @@ def test_real_codex_edits_the_worktree_and_the_pipeline_opens_a_draft_pr(target_
     server = ScriptedModelServer(script).start()
     try:
         write_policy(target_repo, {"github": {"owner": "acme", "repo": "widgets", "apiUrl": hub_repo.url},
-                                   "codex": codex_policy(server)})
+                                   "codex": codex_policy(server), "reviewGates": {
+                                       "reviewer": reviewer_policy("approve"),
+                                       "quality": {"testCommand": f"{sys.executable} -m pytest -q "
+                                                                  "-p no:cacheprovider ${tests}"}}})
         issue = hub_repo.api.ok("POST", "/repos/acme/widgets/issues", {"title": "Add multiply",
                                                                         "labels": ["agent:auto"]})
         final = run_issue(target_repo, issue["number"])
@@ -54,6 +60,8 @@ def test_real_codex_edits_the_worktree_and_the_pipeline_opens_a_draft_pr(target_
     subprocess.run(["git", "clone", "-q", "-b", pr["head"]["ref"], hub_repo.clone_url, str(clone)], check=True)
     assert "def multiply" in (clone / "app" / "calc.py").read_text()
     assert (clone / "agent-token-count.txt").read_text().strip() == "0"  # the agent's shell had no token
+    tdd = next(v for v in final["gate"]["verdicts"] if v["gate"] == "tdd")
+    assert tdd["verdict"] == "pass" and tdd["evidence"][0]["base"] == "fail"  # red→green of the agent's test
 
 
 def test_a_model_server_that_fails_makes_codex_exit_non_zero_and_the_run_block(target_repo, hub_repo):
