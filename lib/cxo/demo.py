@@ -76,9 +76,9 @@ def write_demo_policy(target: Path) -> None:
     policy["codex"] = {"command": sys.executable, "args": ["-m", "cxo.demo_agent"]}
     policy["checks"] = [{"name": "tests", "command": f"{sys.executable} -m pytest -q -p no:cacheprovider"}]
     policy.setdefault("reviewGates", {})["quality"] = {
-        "testCommand": f"{sys.executable} -m pytest -q -p no:cacheprovider ${{tests}}",
-        "codeReview": False,
-    }
+        "testCommand": f"{sys.executable} -m pytest -q -p no:cacheprovider ${{tests}}"}
+    # An independent reviewer pass, run read-only by the review gate.
+    policy["reviewGates"]["reviewer"] = {"command": sys.executable, "args": ["-m", "cxo.demo_agent", "--review"]}
     path.write_text(yaml.safe_dump(policy, sort_keys=False))
 
 

@@ -26,7 +26,22 @@ def multiply(a, b):
 '''
 
 
+def review() -> int:
+    """The demo's reviewer: approves when the diff it was shown adds multiply and a test for it."""
+    prompt = sys.stdin.read()
+    ok = "+def multiply(a, b):" in prompt and "test_multiply" in prompt
+    verdict = {"verdict": "approve" if ok else "request-changes",
+               "summary": "multiply is implemented and tested" if ok else "the diff lacks multiply or its test",
+               "findings": [] if ok else [{"file": "calc/ops.py", "line": 1, "severity": "major",
+                                           "message": "expected multiply(a, b) with a test"}]}
+    Path(os.environ["CODEX_ORCHESTRATOR_REPORT_FILE"]).write_text(json.dumps(verdict))
+    print(f"demo reviewer: {verdict['verdict']}", flush=True)
+    return 0
+
+
 def main() -> int:
+    if "--review" in sys.argv:
+        return review()
     prompt = sys.stdin.read()
     print(f"demo agent: read a prompt of {len(prompt)} characters", flush=True)
     Path("tests/test_multiply.py").write_text(TEST)
