@@ -319,6 +319,14 @@ class Hub:
         return chunk, {"Link": ", ".join(links)}
 
 
+def require_text(data: dict, field: str, resource: str) -> str:
+    """A required non-empty string field, or GitHub's 422 missing_field."""
+    value = data.get(field)
+    if not isinstance(value, str) or not value:
+        raise invalid([{"resource": resource, "code": "missing_field", "field": field}])
+    return value
+
+
 def _labels_from_body(data):
     """Add/set labels accept {"labels": [...]}, a bare array, or a single string."""
     if isinstance(data, list):
@@ -483,9 +491,7 @@ def create_issue(hub, req, owner, repo):
     row = hub.repo_or_404(owner, repo, req.login)
     hub.require_write(row, req.login)
     data = req.object()
-    title = data.get("title")
-    if title in (None, ""):
-        raise invalid([{"resource": "Issue", "code": "missing_field", "field": "title"}])
+    title = require_text(data, "title", "Issue")
     now = now_iso()
     number = hub.store.next_number(row["id"])
     issue_id = hub.store.run("INSERT INTO issues (repo_id, number, title, body, state, state_reason, user, created_at, "
@@ -552,8 +558,7 @@ def create_comment(hub, req, owner, repo, number):
     row = hub.repo_or_404(owner, repo, req.login)
     issue_row = hub.issue_or_404(row, number)
     data = req.object()
-    if not isinstance(data.get("body"), str) or not data["body"]:
-        raise invalid([{"resource": "IssueComment", "code": "missing_field", "field": "body"}])
+    require_text(data, "body", "IssueComment")
     now = now_iso()
     cid = hub.store.run("INSERT INTO comments (repo_id, issue_id, body, user, created_at, updated_at) "
                         "VALUES (?, ?, ?, ?, ?, ?)", row["id"], issue_row["id"], data["body"], req.login, now, now)
@@ -582,8 +587,7 @@ def update_comment(hub, req, owner, repo, comment_id):
     row = hub.repo_or_404(owner, repo, req.login)
     comment = _comment_or_404(hub, row, comment_id)
     data = req.object()
-    if not isinstance(data.get("body"), str) or not data["body"]:
-        raise invalid([{"resource": "IssueComment", "code": "missing_field", "field": "body"}])
+    require_text(data, "body", "IssueComment")
     if comment["user"].lower() != req.login.lower() and row["owner"].lower() != req.login.lower():
         raise HubError(403, "Resource not accessible by personal access token")
     hub.store.run("UPDATE comments SET body = ?, updated_at = ? WHERE id = ?", data["body"], now_iso(), comment["id"])
@@ -616,9 +620,7 @@ def create_label(hub, req, owner, repo):
     row = hub.repo_or_404(owner, repo, req.login)
     hub.require_write(row, req.login)
     data = req.object()
-    name = data.get("name")
-    if not isinstance(name, str) or not name:
-        raise invalid([{"resource": "Label", "code": "missing_field", "field": "name"}])
+    name = require_text(data, "name", "Label")
     color = str(data.get("color") or "ededed").lstrip("#")
     if not re.fullmatch(r"[0-9a-fA-F]{6}", color):
         raise invalid([{"resource": "Label", "code": "invalid", "field": "color"}])
@@ -800,8 +802,7 @@ def create_pull(hub, req, owner, repo):
     hub.require_write(row, req.login)
     data = req.object()
     for field in ("head", "base"):
-        if not isinstance(data.get(field), str) or not data[field]:
-            raise invalid([{"resource": "PullRequest", "code": "missing_field", "field": field}])
+        require_text(data, field, "PullRequest")
     if not data.get("title") and not data.get("issue"):
         raise invalid([{"resource": "PullRequest", "code": "missing_field", "field": "title"}])
     head_owner, _, head_ref = data["head"].rpartition(":")
