@@ -17,12 +17,13 @@ from .labels import classify
 
 
 class Daemon:
-    def __init__(self, policy, tracker, say=print, run_command=None):
+    def __init__(self, policy, tracker, say=print, run_command=None, concurrency: int = 1):
         self.policy = policy
         self.tracker = tracker
         self.say = say
+        self.concurrency = max(1, concurrency)
         self.stopping = False
-        self.current = None
+        self.current: list[tuple[int, subprocess.Popen]] = []
         self.runs = 0
         self.cycles = 0
         self.run_command = run_command or [str(Path(sys.executable).parent / "cxo-run")]
@@ -39,16 +40,41 @@ class Daemon:
                 self.say(f"#{issue['number']}: {verdict.mode} issues are not run by the daemon yet; skipped")
         return sorted(picked, key=lambda i: (i.get("created_at") or "", i["number"]))
 
-    def run_one(self, number: int) -> int:
+    def start(self, number: int) -> subprocess.Popen:
         argv = [*self.run_command, "--target", str(self.policy.target), "--issue", str(number)]
         self.say(f"running issue #{number}")
-        self.current = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
-        code = self.current.wait()
-        self.current = None
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+        self.current.append((number, proc))
         self.runs += 1
-        outcome = {0: "review", 3: "blocked"}.get(code, f"error (exit {code})")
-        self.say(f"issue #{number}: {outcome}")
-        return code
+        return proc
+
+    def reap(self, block: bool = False) -> None:
+        """Collect finished runs (all of them when `block`)."""
+        for number, proc in list(self.current):
+            if block:
+                proc.wait()
+            code = proc.poll()
+            if code is None:
+                continue
+            self.current.remove((number, proc))
+            outcome = {0: "review", 3: "blocked"}.get(code, f"error (exit {code})")
+            self.say(f"issue #{number}: {outcome}")
+
+    def run_many(self, numbers, max_runs: int | None) -> list[int]:
+        """Run issues with at most `concurrency` at once (the race-safe claim keeps them apart)."""
+        ran = []
+        for number in numbers:
+            if self.stopping or (max_runs is not None and self.runs >= max_runs):
+                break
+            while len(self.current) >= self.concurrency and not self.stopping:
+                self.reap()
+                time.sleep(0.1)
+            if self.stopping:
+                break
+            self.start(number)
+            ran.append(number)
+        self.reap(block=True)
+        return ran
 
     def cycle(self, max_runs: int | None = None) -> dict:
         from . import recovery
@@ -56,32 +82,29 @@ class Daemon:
 
         self.cycles += 1
         # Runs of this host that were killed mid-way come first: they hold claims and half-moved state.
-        for number in recovery.unfinished_issues(self.policy):
-            if self.stopping or (max_runs is not None and self.runs >= max_runs):
-                break
-            self.say(f"resuming the interrupted run of issue #{number}")
-            self.run_one(number)
+        unfinished = recovery.unfinished_issues(self.policy)
+        if unfinished:
+            self.say(f"resuming interrupted runs: {', '.join(f'#{n}' for n in unfinished)}")
+            self.run_many(unfinished, max_runs)
         queue = self.eligible()
         self.say(f"cycle {self.cycles}: {len(queue)} eligible")
-        ran = []
-        for issue in queue:
-            if self.stopping or (max_runs is not None and self.runs >= max_runs):
-                break
-            self.run_one(issue["number"])
-            ran.append(issue["number"])
+        ran = self.run_many([issue["number"] for issue in queue], max_runs)
         cleaned = clean_worktrees(self.policy, self.tracker, say=self.say) if not self.stopping else None
         return {"eligible": [i["number"] for i in queue], "ran": ran, "cleanup": cleaned}
 
     def stop(self, signum=None, frame=None):
         self.stopping = True
-        if self.current is not None and self.current.poll() is None:
-            self.current.send_signal(signal.SIGTERM)
+        for _, proc in self.current:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
 
     def serve(self, once: bool, interval: float, max_runs: int | None) -> int:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         while not self.stopping:
             self.cycle(max_runs)
+            if self.stopping:
+                break
             if once or (max_runs is not None and self.runs >= max_runs):
                 return 0
             deadline = time.monotonic() + interval

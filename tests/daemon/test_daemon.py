@@ -91,3 +91,19 @@ def test_cleanup_removes_only_merged_clean_inactive_worktrees(target_repo, hub_r
     assert reasons[paths[dirty_merged]] == "uncommitted or untracked changes"
     assert reasons[blocked["worktree"]["path"]] == "uncommitted or untracked changes"
     assert not Path(paths[merged]).exists() and Path(paths[dirty_merged]).exists()
+
+
+def test_concurrency_runs_issues_side_by_side(target_repo, hub_repo, tmp_path):
+    log = tmp_path / "overlap.log"
+    scripted_agent(target_repo, tmp_path, [{"append": {str(log): "start $CODEX_ORCHESTRATOR_ISSUE_NUMBER\n"}},
+                                           {"sleep": 1.5}, CHANGE,
+                                           {"append": {str(log): "end $CODEX_ORCHESTRATOR_ISSUE_NUMBER\n"}},
+                                           {"report": GOOD_REPORT}])
+    numbers = [new_issue(hub_repo, f"parallel {n}") for n in range(2)]
+    proc = subprocess.run([str(BIN / "cxo-daemon"), "--target", str(target_repo), "--once", "--concurrency", "2"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    events = log.read_text().split("\n")
+    assert [e.split()[0] for e in events if e][:2] == ["start", "start"]  # both started before either ended
+    for number in numbers:
+        assert labels_of(hub_repo, number) == ["agent:auto", "agent:review"]

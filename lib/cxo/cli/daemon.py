@@ -11,6 +11,7 @@ def main(argv=None) -> int:
     add_target(p)
     p.add_argument("--once", action="store_true", help="one polling cycle, then exit")
     p.add_argument("--interval-seconds", type=float, help="seconds between cycles (default: policy daemon)")
+    p.add_argument("--concurrency", type=int, default=1, help="issues run at once (default 1)")
     p.add_argument("--max-runs", type=int, help="exit after this many runs (default: policy daemon.maxRuns)")
     args = p.parse_args(argv)
 
@@ -20,7 +21,8 @@ def main(argv=None) -> int:
         from ..daemon import Daemon
 
         pol = policy_mod.load(args.target)
-        daemon = Daemon(pol, tracker_for(pol), say=lambda m: progress("cxo-daemon", m))
+        daemon = Daemon(pol, tracker_for(pol), say=lambda m: progress("cxo-daemon", m),
+                        concurrency=args.concurrency)
         interval = args.interval_seconds or pol["daemon"]["intervalSeconds"]
         max_runs = args.max_runs if args.max_runs is not None else pol["daemon"]["maxRuns"]
         return daemon.serve(args.once, interval, max_runs)
