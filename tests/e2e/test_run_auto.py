@@ -165,11 +165,17 @@ def run_exe(name, *args, stdin=None, env=None):
                           env={**os.environ, **(env or {})}, timeout=120)
 
 
-def test_publish_twice_makes_one_pr_and_one_report_comment(target_repo, hub_repo, tmp_path):
+def test_publish_twice_makes_one_pr_and_one_report_comment_and_steps_replay(target_repo, hub_repo, tmp_path):
     scripted_agent(target_repo, tmp_path, [CHANGE, {"report": GOOD_REPORT}])
     issue = open_issue(hub_repo)
     final = run_issue(target_repo, issue["number"])
     run_dir = target_repo / ".codex-orchestrator" / "state" / "runs" / str(issue["number"]) / final["run_id"]
+    worktree_again = run_exe("cxo-worktree", stdin=(run_dir / "01-claim.json").read_text())
+    assert worktree_again.returncode == 0, worktree_again.stderr
+    replayed = json.loads(worktree_again.stdout)["worktree"]
+    assert replayed["reused"] is True  # the clean worktree on its branch is reused, not overwritten
+    assert {k: v for k, v in replayed.items() if k != "reused"} == {
+        k: v for k, v in final["worktree"].items() if k != "reused"}
     again = run_exe("cxo-publish", stdin=(run_dir / "04-gate.json").read_text())
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["publish"]["pull_request"]["number"] == final["publish"]["pull_request"]["number"]
