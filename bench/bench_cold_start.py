@@ -7,7 +7,7 @@ import time
 TITLE = "Cold start (median of 7 runs of `<exe> --help`; target <= 150 ms each)"
 EXECUTABLES = [
     "codex-orchestrator", "cxo-setup", "cxo-status", "cxo-health", "cxo-claim", "cxo-worktree",
-    "cxo-codex", "cxo-gate", "cxo-publish", "cxo-run", "cxo-daemon", "cxo-hub",
+    "cxo-codex", "cxo-gate", "cxo-publish", "cxo-run", "cxo-daemon", "cxo-hub", "cxo-proof",
 ]
 
 

@@ -195,7 +195,7 @@ def test_tracker_errors_have_documented_exit_codes(target_repo, hub_repo, tmp_pa
 
 def test_every_executable_has_help():
     for name in ("codex-orchestrator", "cxo-setup", "cxo-status", "cxo-health", "cxo-claim", "cxo-worktree",
-                 "cxo-codex", "cxo-gate", "cxo-publish", "cxo-run", "cxo-hub"):
+                 "cxo-codex", "cxo-gate", "cxo-publish", "cxo-run", "cxo-hub", "cxo-daemon", "cxo-proof"):
         proc = exe(name, "--help")
         assert proc.returncode == 0 and "usage" in proc.stdout.lower(), name
 
