@@ -1,6 +1,5 @@
 """git, run through plumbum. Every failure becomes a one-line GitError."""
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,7 +168,3 @@ def token_env(token: str | None, url: str | None = None) -> dict:
         "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
     }
 
-
-def clean_env() -> dict:
-    """git must never prompt for credentials in a runner."""
-    return {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": os.environ.get("CXO_GIT_ASKPASS", "true")}

@@ -1,6 +1,5 @@
 """cxo-run: the five steps in one process, the envelope validated and saved after every step."""
 
-import json
 from pathlib import Path
 
 from . import envelope
@@ -107,9 +106,6 @@ def run_issue(target, issue: int, run_id: str | None = None, args=None, say=None
         lock.release()
 
 
-def load_saved(path: Path) -> dict:
-    return envelope.parse(Path(path).read_text(), str(path))
-
 
 def summary(env: dict) -> str:
     publish = env.get("publish") or {}
@@ -118,6 +114,3 @@ def summary(env: dict) -> str:
         return f"blocked at {env['blocked']['step']}: {env['blocked']['reason']}"
     return f"draft PR #{pull.get('number')} {pull.get('html_url', '')}".strip() if pull else "reviewed, no PR"
 
-
-def as_json(env: dict) -> str:
-    return json.dumps(env, indent=2)

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from . import shapes
 from .git import GitRepos
@@ -1149,6 +1149,3 @@ class HubServer:
         if self._thread:
             self._thread.join(timeout=5)
 
-
-def quote_label(name: str) -> str:
-    return quote(name, safe="")
