@@ -174,8 +174,9 @@ def test_publish_twice_makes_one_pr_and_one_report_comment_and_steps_replay(targ
     assert worktree_again.returncode == 0, worktree_again.stderr
     replayed = json.loads(worktree_again.stdout)["worktree"]
     assert replayed["reused"] is True  # the clean worktree on its branch is reused, not overwritten
-    assert {k: v for k, v in replayed.items() if k != "reused"} == {
-        k: v for k, v in final["worktree"].items() if k != "reused"}
+    same = ("path", "branch", "base_branch", "remote", "base_sha")
+    assert {k: replayed[k] for k in same} == {k: final["worktree"][k] for k in same}
+    assert replayed["head_sha"] == final["publish"]["pushed_sha"]  # now holding the published commit
     again = run_exe("cxo-publish", stdin=(run_dir / "04-gate.json").read_text())
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["publish"]["pull_request"]["number"] == final["publish"]["pull_request"]["number"]

@@ -117,7 +117,11 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     killpoints.reached("publish:after-commit")
     head = rev_parse(worktree, "HEAD")
     say(f"pushing {branch} ({head[:12]}) to {tree['remote']}")
-    git(worktree, "push", "--quiet", tree["remote"], f"{head}:refs/heads/{branch}", env=token_env(token_from_env()))
+    from .worktree import repo_lock
+
+    with repo_lock(policy):  # the push updates remote-tracking refs shared with parallel runs
+        git(worktree, "push", "--quiet", tree["remote"], f"{head}:refs/heads/{branch}",
+            env=token_env(token_from_env()))
     section["pushed_sha"] = head
     killpoints.reached("publish:after-push")
     values = {"issueNumber": number, "issueTitle": issue["title"]}

@@ -1,5 +1,7 @@
 """cxo-worktree: fetch the base, create the issue branch and an isolated worktree from the fetched SHA."""
 
+import fcntl
+from contextlib import contextmanager
 from pathlib import Path
 
 from .. import envelope
@@ -21,14 +23,33 @@ def _base_key(branch: str) -> str:
 
 
 def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
-    from ..connect import token_from_env
-
     envelope.require(env, STEP, "claim")
     issue = env["claim"]["issue"]
-    target, remote, base = policy.target, policy.remote, policy.base_branch
     branch = branch_name(policy, issue)
     path = policy.workspace_root / f"issue-{issue['number']}"
     details = {"path": str(path), "branch": branch}
+    # Runs side by side (daemon --concurrency) share the target repository: fetches and worktree
+    # creation take turns, or git's own ref locks make one of them fail.
+    with repo_lock(policy):
+        return _prepare(env, policy, say, issue, branch, path, details)
+
+
+@contextmanager
+def repo_lock(policy):
+    lock_path = policy.state_dir / "locks" / "repository.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _prepare(env, policy, say, issue, branch, path, details) -> dict:
+    from ..connect import token_from_env
+
+    target, remote, base = policy.target, policy.remote, policy.base_branch
     try:
         say(f"fetching {remote}/{base}")
         git(target, "fetch", "--quiet", remote, f"+refs/heads/{base}:refs/remotes/{remote}/{base}",
@@ -65,5 +86,5 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
             return envelope.block(env, STEP, f"cannot create worktree: {exc.message}", details)
         say(f"created worktree {path} on {branch} from {base_sha[:12]}")
     env["worktree"] = {"path": str(Path(path)), "branch": branch, "base_branch": base, "remote": remote,
-                       "base_sha": base_sha, "reused": reused}
+                       "base_sha": base_sha, "head_sha": rev_parse(path, "HEAD"), "reused": reused}
     return envelope.mark_done(env, STEP)
