@@ -28,7 +28,7 @@ def run_steps(env: dict, policy, say, args=None, tracker=None, steps=STEPS) -> d
             if step == "publish" and heartbeat:
                 heartbeat.stop()
             if heartbeat is None and "claim" in env and step != "publish" and not envelope.is_blocked(env):
-                heartbeat = _heartbeat(env, policy, tracker, say)
+                heartbeat = _heartbeat(env, policy, say)
             env = _one_step(env, step, policy, say, args, tracker)
     finally:
         if heartbeat:
@@ -36,14 +36,17 @@ def run_steps(env: dict, policy, say, args=None, tracker=None, steps=STEPS) -> d
     return env
 
 
-def _heartbeat(env: dict, policy, tracker, say):
+def _heartbeat(env: dict, policy, say):
     from .claims import Heartbeat
 
     claim = env["claim"]
     data = {"run_id": env["run_id"], "runner": claim["runner"]["name"], "host": claim["runner"]["host"],
             "pid": claim["runner"].get("pid", 0), "claimed_at": claim["claimed_at"],
             "lease_expires_at": claim["lease_expires_at"]}
-    return Heartbeat(tracker, claim["comment_id"], data, policy["runner"]["leaseSeconds"], say).start()
+    # A tracker of its own: the transport keeps the last response's headers, which the main thread reads.
+    from .connect import tracker_for
+
+    return Heartbeat(tracker_for(policy), claim["comment_id"], data, policy["runner"]["leaseSeconds"], say).start()
 
 
 def _one_step(env: dict, step: str, policy, say, args, tracker) -> dict:

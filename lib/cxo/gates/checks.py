@@ -22,6 +22,9 @@ def run_command(command: str, cwd: Path, log_path: Path, timeout_s: float, home:
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             return None, True
+        except KeyboardInterrupt:  # the runner is stopping: its checks must not outlive it
+            _kill_group(proc)
+            raise
 
 
 def tail(path: Path, lines: int = 15) -> str:

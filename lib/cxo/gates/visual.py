@@ -96,6 +96,9 @@ class VisualGate(Gate):
             except subprocess.TimeoutExpired:
                 _kill_group(proc)
                 code, timed_out = None, True
+            except KeyboardInterrupt:
+                _kill_group(proc)
+                raise
         findings = self._escapes(ctx, proof_dir, worktree)
         after = snapshot(proof_dir)
         fresh = [p for p, digest in after.items() if before.get(p) != digest]
