@@ -1,16 +1,20 @@
 """The Codex adapter with the REAL Codex CLI (pinned, installed by scripts/install-codex.sh), driven by a
-scripted model server on 127.0.0.1 that speaks the Responses API: no credentials, no network."""
+scripted model server on 127.0.0.1 that speaks the Responses API: no credentials, no network.
+
+The first tests run `codex exec` directly, with the command line docs/codex-cli.md prescribes; the
+pipeline tests below run it through the production adapter (lib/cxo/agents/codex.py)."""
 
 import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from cxo.runner import run_issue
-from tests.support.fake_model_server import ScriptedModelServer, codex_provider_args
+from tests.support.fake_model_server import ScriptedModelServer, codex_env, codex_provider_args
 from tests.support.git_fixtures import GOOD_REPORT, reviewer_policy, write_policy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,6 +22,101 @@ CODEX = ROOT / ".tools" / "node_modules" / ".bin" / "codex"
 
 pytestmark = pytest.mark.skipif(not CODEX.exists(), reason="the pinned Codex CLI is not installed: run "
                                 "scripts/install-codex.sh (CI does)")
+
+PATCH = """*** Begin Patch
+*** Update File: greeting.txt
+@@
+-hello
++hello, world
+*** End Patch
+"""
+REPORT = {"summary": "greeting widened", "tests": ["none"], "status": "done"}
+
+
+def git_repo(path: Path) -> Path:
+    path.mkdir()
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+    (path / "greeting.txt").write_text("hello\n")
+    subprocess.run(["git", "-C", str(path), "add", "."], check=True)
+    subprocess.run(["git", "-C", str(path), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"],
+                   check=True)
+    return path
+
+
+def codex_exec(server, repo: Path, tmp_path: Path, prompt: str, extra_env=None, extra_args=(), retries=0):
+    """`codex exec` as docs/codex-cli.md prescribes; returns (process, events, last message path)."""
+    home = tmp_path / "codex-home"
+    home.mkdir(exist_ok=True)
+    out = tmp_path / "agent-output"
+    out.mkdir(exist_ok=True)
+    last = out / "last-message.txt"
+    argv = [str(CODEX), "exec", "--json", "--strict-config", "--ephemeral", "--skip-git-repo-check",
+            "--cd", str(repo), "--sandbox", "workspace-write", "--add-dir", str(out),
+            "--output-last-message", str(last), *codex_provider_args(server.url, retries=retries), *extra_args, "-"]
+    env = {**codex_env(home), "CODEX_ORCHESTRATOR_REPORT_FILE": str(out / "report.json"), **(extra_env or {})}
+    proc = subprocess.run(argv, input=prompt, capture_output=True, text=True, cwd=repo, env=env, timeout=120)
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    return proc, events, last
+
+
+def test_codex_exec_edits_the_repo_writes_the_report_and_finishes(tmp_path, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_must_not_reach_the_agent")  # in the test's env, not codex's
+    repo = git_repo(tmp_path / "repo")
+    script = [
+        [{"apply_patch": PATCH}],
+        [{"shell": ["bash", "-lc", "env > envdump.txt"]}],
+        [{"shell": f"cat > \"$CODEX_ORCHESTRATOR_REPORT_FILE\" <<'JSON'\n{json.dumps(REPORT)}\nJSON"}],
+        [{"message": "Widened the greeting."}],
+    ]
+    with ScriptedModelServer(script) as server:
+        proc, events, last = codex_exec(server, repo, tmp_path, "Widen the greeting in greeting.txt.")
+    assert proc.returncode == 0, proc.stderr
+    assert (repo / "greeting.txt").read_text() == "hello, world\n"
+    assert json.loads((tmp_path / "agent-output" / "report.json").read_text()) == REPORT
+    assert last.read_text().strip() == "Widened the greeting."
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "thread.started" and kinds[-1] == "turn.completed" and "turn.started" in kinds
+    items = [e["item"]["type"] for e in events if e["type"] == "item.completed"]
+    assert items == ["file_change", "command_execution", "command_execution", "agent_message"]
+    change = next(e["item"] for e in events if e["type"] == "item.completed")
+    assert change["changes"] == [{"path": str(repo / "greeting.txt"), "kind": "update"}]
+    assert len(server.requests) == 4 and server.requests[0]["path"] == "/v1/responses"
+    first = server.requests[0]["body"]
+    assert first["model"] == "gpt-5.5" and first["stream"] is True
+    assert first["input"][-1]["content"][0]["text"] == "Widen the greeting in greeting.txt."  # stdin prompt
+    assert "Success" in server.output_of("call_1_0")  # apply_patch result came back with its call_id
+    assert all("authorization" not in {k.lower() for k in r["headers"]} for r in server.requests)
+    dumped = (repo / "envdump.txt").read_text()
+    assert "CODEX_ORCHESTRATOR_REPORT_FILE=" in dumped
+    assert not [line for line in dumped.splitlines() if "TOKEN" in line.split("=")[0] or "ghp_" in line]
+
+
+def test_codex_passes_its_whole_env_to_commands_unless_the_default_excludes_are_on(tmp_path):
+    """Codex 0.169 forwards every variable it has (tokens too) to the agent's shell; with
+    shell_environment_policy.ignore_default_excludes=false it drops *KEY*/*SECRET*/*TOKEN* names."""
+    repo = git_repo(tmp_path / "repo")
+    leak = {"GITHUB_TOKEN": "ghp_x", "GH_TOKEN": "ghp_y", "OPENAI_API_KEY": "sk-x"}
+    for flags, expect_leak in (((), True), (("-c", "shell_environment_policy.ignore_default_excludes=false"), False)):
+        script = [[{"shell": "env > envdump.txt"}], [{"message": "ok"}]]
+        with ScriptedModelServer(script) as server:
+            proc, _, _ = codex_exec(server, repo, tmp_path, "dump env", extra_env=leak, extra_args=flags)
+        assert proc.returncode == 0, proc.stderr
+        names = {line.split("=")[0] for line in (repo / "envdump.txt").read_text().splitlines()}
+        assert (set(leak) <= names) is expect_leak and (set(leak) & names == set()) is not expect_leak
+        assert "CODEX_ORCHESTRATOR_REPORT_FILE" in names
+        assert all("authorization" not in {k.lower() for k in r["headers"]} for r in server.requests)
+
+
+def test_codex_exec_exits_non_zero_soon_when_the_model_server_fails(tmp_path):
+    repo = git_repo(tmp_path / "repo")
+    started = time.monotonic()
+    with ScriptedModelServer([], fail_status=500) as server:
+        proc, events, last = codex_exec(server, repo, tmp_path, "anything", retries=1)
+    assert proc.returncode != 0
+    assert time.monotonic() - started < 60
+    assert len(server.requests) == 4  # (1 + request_max_retries) × (1 + stream_max_retries) tries
+    assert [e["type"] for e in events][-1] == "turn.failed"
+    assert (repo / "greeting.txt").read_text() == "hello\n"
 
 
 def codex_policy(server, **extra):
