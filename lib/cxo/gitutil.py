@@ -37,8 +37,16 @@ def git(cwd: Path | str, *args: str, env: dict | None = None, retcode=0, input: 
     except ProcessExecutionError as exc:
         last = (exc.stderr or exc.stdout or "").strip().splitlines()
         detail = last[-1] if last else f"exit {exc.retcode}"
-        raise GitError(f"git {' '.join(args[:2])} failed in {cwd}: {detail}") from None
+        raise GitError(f"git {_subcommand(args)} failed in {cwd}: {detail}") from None
     return out
+
+
+def _subcommand(args) -> str:
+    """`push origin` out of `-c core.hooksPath=/dev/null push origin …`, for error messages."""
+    rest = list(args)
+    while rest and rest[0] == "-c":
+        rest = rest[2:]
+    return " ".join(rest[:2])
 
 
 def remote_url(target: Path, remote: str) -> str | None:
@@ -168,3 +176,30 @@ def token_env(token: str | None, url: str | None = None) -> dict:
         "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
     }
 
+
+
+def config_fingerprint(worktree: Path) -> str:
+    """A hash of the git configuration and hooks the runner's own git commands would obey.
+
+    Worktrees share the repository's config: an agent that rewrites it (push URLs,
+    `url.*.insteadOf`, `core.hooksPath`, includes) could redirect or hijack the
+    runner's push. The runner's own bookkeeping (`branch.*.cxobase`, written by
+    parallel runs) is left out.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    effective = git(worktree, "config", "--list", "--includes")
+    for line in sorted(effective.splitlines()):
+        if not (line.startswith("branch.") and ".cxobase=" in line):
+            digest.update(line.encode() + b"\n")
+    common = Path(git(worktree, "rev-parse", "--git-common-dir").strip())
+    common = common if common.is_absolute() else (Path(worktree) / common)
+    hooks = Path(git(worktree, "rev-parse", "--git-path", "hooks").strip())
+    hooks = hooks if hooks.is_absolute() else (Path(worktree) / hooks)
+    for directory in {common / "hooks", hooks}:
+        if directory.is_dir():
+            for hook in sorted(directory.iterdir()):
+                if hook.is_file() and not hook.name.endswith(".sample"):
+                    digest.update(str(hook).encode() + hook.read_bytes())
+    return digest.hexdigest()

@@ -67,6 +67,16 @@ def _one_step(env: dict, step: str, policy, say, args, tracker) -> dict:
         say(f"interrupted during {step}: ending the run blocked")
         env = envelope.block(env, step, f"interrupted during {step} (SIGINT/SIGTERM)", {})
     except Exception as exc:
+        if step == "publish" and "claim" in env and not envelope.is_blocked(env):
+            # Publishing failed half-way (a rejected push, GitHub down): report it as blocked, if GitHub lets us.
+            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            say(f"publish failed: {message}")
+            env.pop("publish", None)
+            env = envelope.block(env, step, f"publish failed: {message}", {})
+            env = module.run(env, policy=policy, args=args, say=say, tracker=tracker)
+            envelope.check(env, f"envelope after {step}")
+            save(policy, env, STEPS.index(step) + 1, step)
+            return env
         if step in ("claim", "publish") or "claim" not in env:
             raise
         message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"

@@ -271,3 +271,25 @@ def test_ui_work_publishes_the_runners_screenshots_on_the_pr_branch(target_repo,
     assert (clone / shot).read_bytes()[:4] == b"\x89PNG"
     body = pulls(hub_repo)[0]["body"]
     assert f"[{shot}](../blob/{final['worktree']['branch']}/{shot})" in body
+
+
+def test_an_agent_that_rewrites_the_git_config_is_blocked(target_repo, hub_repo, tmp_path):
+    # Worktrees share .git/config: a push URL or hooks path set by the agent would steer the runner's push.
+    scripted_agent(target_repo, tmp_path, [CHANGE, {"git": ["config", "remote.origin.pushurl",
+                                                            "http://127.0.0.1:9/elsewhere.git"]},
+                                           {"report": GOOD_REPORT}])
+    issue = open_issue(hub_repo)
+    final = run_issue(target_repo, issue["number"])
+    assert_blocked(final, hub_repo, issue["number"], "changed the repository's git configuration")
+
+
+def test_a_rejected_push_ends_blocked_with_a_report(target_repo, hub_repo, hub, tmp_path):
+    # The hub loses the repository's git data after the fetch: the push really fails.
+    bare = Path(hub.hub.data_dir) / "git" / "acme" / "widgets.git"
+    scripted_agent(target_repo, tmp_path, [CHANGE, {"rmtree": str(bare)}, {"report": GOOD_REPORT}])
+    issue = open_issue(hub_repo)
+    final = run_issue(target_repo, issue["number"])
+    assert final["status"] == "blocked" and final["blocked"]["reason"].startswith("publish failed: git push")
+    assert labels_of(hub_repo, issue["number"]) == ["agent:auto", "agent:blocked"]
+    assert any("publish failed" in c["body"] for c in comments_of(hub_repo, issue["number"]))
+    assert Path(final["worktree"]["path"]).is_dir()

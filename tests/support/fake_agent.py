@@ -6,6 +6,7 @@ The script is a JSON list of actions, done in order in the current directory:
   {"write": {"path": "text", ...}}        write files (parents created)
   {"append": {"path": "text", ...}}       append to files ($VARS expanded; e.g. a counter shared by runners)
   {"delete": ["path", ...]}               delete files
+  {"rmtree": "path"}                      delete a directory tree (e.g. the hub's bare repository)
   {"symlink": {"link": "target"}}         create symlinks
   {"git": ["add", "-A"]}                  run git with these arguments
   {"report": {...}}                       write JSON to $CODEX_ORCHESTRATOR_REPORT_FILE
@@ -40,6 +41,10 @@ def main() -> int:
             for rel, text in value.items():
                 with open(rel, "a") as handle:
                     handle.write(os.path.expandvars(text))
+        elif kind == "rmtree":
+            import shutil
+
+            shutil.rmtree(value)
         elif kind == "delete":
             for rel in value:
                 Path(rel).unlink()

@@ -6,7 +6,7 @@ from pathlib import Path
 from .. import envelope
 from ..agents import environment
 from ..agents.base import AgentSpec
-from ..gitutil import rev_parse
+from ..gitutil import config_fingerprint, rev_parse
 from ..redact import redact
 from ..schemas import errors as schema_errors
 
@@ -75,6 +75,7 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     else:
         from ..agents import command as adapter
     say(f"running the agent ({'codex exec' if builtin else codex['command']}) in {worktree}")
+    config_before = config_fingerprint(worktree)
     try:
         result = adapter.run(codex, spec, say)
     except FileNotFoundError as exc:
@@ -92,6 +93,10 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     }
     env["codex"] = section
     details = {"log_tail": _tail(spec.log_path), "log_path": str(spec.log_path)}
+    if config_fingerprint(worktree) != config_before:
+        return envelope.block(env, STEP, "the agent changed the repository's git configuration or hooks "
+                              "(they steer the runner's own push): inspect .git/config and the hooks; "
+                              "nothing was published", details)
     if result.timed_out or result.idle_timed_out:
         limit = f"{timeout}s total" if result.timed_out else f"{idle}s without output"
         return envelope.block(env, STEP, f"agent timed out ({limit})", details)

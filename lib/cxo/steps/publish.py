@@ -66,7 +66,9 @@ def _commit(policy, env: dict, worktree: Path, say) -> bool:
     if not git(worktree, "diff", "--cached", "--name-only").strip():
         return False  # already committed by an earlier, interrupted publish
     message = f"cxo: {issue['title']} (#{issue['number']})\n\nCxo-Run: {env['run_id']}\n"
-    git(worktree, "commit", "--quiet", "--no-verify", "-F", "-", env=author, input=message)
+    # No hooks: the agent could have planted some, and they would run with the runner's rights.
+    git(worktree, "-c", "core.hooksPath=/dev/null", "commit", "--quiet", "--no-verify", "-F", "-", env=author,
+        input=message)
     say(f"committed {len(paths)} checked file(s) as the runner")
     return True
 
@@ -120,7 +122,8 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     from .worktree import repo_lock
 
     with repo_lock(policy):  # the push updates remote-tracking refs shared with parallel runs
-        git(worktree, "push", "--quiet", tree["remote"], f"{head}:refs/heads/{branch}",
+        git(worktree, "-c", "core.hooksPath=/dev/null", "push", "--quiet", "--no-verify", tree["remote"],
+            f"{head}:refs/heads/{branch}",
             env=token_env(token_from_env()))
     section["pushed_sha"] = head
     killpoints.reached("publish:after-push")
