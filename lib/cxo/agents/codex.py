@@ -14,6 +14,9 @@ def argv_for(codex_policy: dict, spec: AgentSpec, sandbox: str | None = None) ->
     if sandbox == "workspace-write":
         # The report is written outside the worktree; the seed also lets the agent reach local dev servers.
         argv += ["--add-dir", str(spec.report_path.parent), "-c", "sandbox_workspace_write.network_access=true"]
+    # Second guard after our allow-list: codex hands its environment to the commands it runs; this makes it
+    # drop every variable named like a key, secret or token (docs/codex-cli.md).
+    argv += ["-c", "shell_environment_policy.ignore_default_excludes=false"]
     if spec.last_message_path:
         argv += ["--output-last-message", str(spec.last_message_path)]
     if codex_policy.get("model"):
