@@ -18,8 +18,17 @@ def done_marker(run_id: str) -> str:
     return f"<!-- cxo:done run={run_id} -->"
 
 
-def finished_runs(comments: list[dict]) -> set[str]:
-    return {m for c in comments for m in DONE.findall(c.get("body") or "")}
+def by_runners(comments: list[dict], logins) -> list[dict]:
+    """Only comments written by a runner login: anyone can type a marker into a comment, and a forged claim
+    or done marker must change nothing. `logins` None keeps every comment (read-only views without a token)."""
+    if logins is None:
+        return comments
+    wanted = {login.lower() for login in logins}
+    return [c for c in comments if ((c.get("user") or {}).get("login") or "").lower() in wanted]
+
+
+def finished_runs(comments: list[dict], logins=None) -> set[str]:
+    return {m for c in by_runners(comments, logins) for m in DONE.findall(c.get("body") or "")}
 
 
 def iso(moment: datetime) -> str:
@@ -46,10 +55,10 @@ def claim_comment(claim: dict, note: str = "") -> str:
     return "\n".join(lines)
 
 
-def parse_claims(comments: list[dict]) -> list[dict]:
-    """Claims found in `comments`, oldest first, each with the comment id added."""
+def parse_claims(comments: list[dict], logins=None) -> list[dict]:
+    """Claims found in runner-written `comments`, oldest first, each with the comment id added."""
     found = []
-    for comment in sorted(comments, key=lambda c: c["id"]):
+    for comment in sorted(by_runners(comments, logins), key=lambda c: c["id"]):
         match = MARKER.search(comment.get("body") or "")
         if not match:
             continue

@@ -1,12 +1,48 @@
-"""Build the tracker a policy points at. The one place that reads the token from the environment."""
+"""Build the tracker a policy points at. The one place that reads the token, and then takes it out of the
+environment, so that nothing cxo starts later inherits it."""
 
 import os
 
 from .errors import EXIT_AUTH, CxoError
 
+TOKEN_NAMES = ("GITHUB_TOKEN", "GH_TOKEN")
+TOKEN_FD = "CXO_TOKEN_FD"  # a parent cxo (the daemon) hands its token to a child through an inherited pipe
+_taken: dict[str, str | None] = {"token": None}
+
+
+def take_token() -> str | None:
+    """The token, taken out of os.environ (GITHUB_TOKEN first, then GH_TOKEN, then an inherited pipe)."""
+    found = None
+    for name in TOKEN_NAMES:
+        value = os.environ.pop(name, None)
+        found = found or value
+    fd = os.environ.pop(TOKEN_FD, None)
+    if not found and fd and fd.isdigit():
+        try:
+            with os.fdopen(int(fd), "r") as pipe:
+                found = pipe.read().strip() or None
+        except OSError:
+            found = None
+    if found:
+        _taken["token"] = found
+    return _taken["token"]
+
 
 def token_from_env() -> str | None:
-    return os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN") or None
+    return take_token()
+
+
+def forget_token() -> None:
+    """Drop the remembered token (tests that run several runners in one process)."""
+    _taken["token"] = None
+
+
+def token_pipe(token: str) -> int:
+    """A readable fd holding `token`, for a child started with pass_fds and CXO_TOKEN_FD=<fd>."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, token.encode())
+    os.close(write_end)
+    return read_end
 
 
 def tracker_for(policy, require_token: bool = True):
@@ -14,7 +50,7 @@ def tracker_for(policy, require_token: bool = True):
     from .tracker.github import GitHubTracker
 
     owner, repo = policy.require_repo()
-    token = token_from_env()
+    token = take_token()
     if require_token and not token:
         raise CxoError(
             "no GitHub token: set GITHUB_TOKEN (or GH_TOKEN) to a token with write access to "
@@ -24,3 +60,24 @@ def tracker_for(policy, require_token: bool = True):
     # CXO_RETRY_BASE_SECONDS shortens the retry backoff (fault-injection tests); GitHub wants the default.
     base = float(os.environ.get("CXO_RETRY_BASE_SECONDS") or 1.0)
     return GitHubTracker(owner, repo, token=token, api_url=policy.api_url, backoff_base=base)
+
+
+def runner_logins(policy, tracker) -> set[str]:
+    """The logins whose claim and done markers count: this token's own login (asked once per token and host,
+    then kept in the state directory) and the policy's runner.logins."""
+    import hashlib
+    import json
+
+    token = take_token() or ""
+    path = policy.state_dir / "identity" / f"{hashlib.sha256(token.encode()).hexdigest()[:16]}.json"
+    login = None
+    if path.is_file():
+        try:
+            login = json.loads(path.read_text()).get("login")
+        except ValueError:
+            login = None
+    if not login:
+        login = tracker.get_authenticated_user()["login"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"login": login, "api": policy.api_url}))
+    return {login.lower()} | {name.lower() for name in policy["runner"]["logins"]}

@@ -43,7 +43,19 @@ class Daemon:
     def start(self, number: int) -> subprocess.Popen:
         argv = [*self.run_command, "--target", str(self.policy.target), "--issue", str(number)]
         self.say(f"running issue #{number}")
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+        # The token goes to the run through an inherited pipe, never through its environment.
+        import os
+
+        from .connect import TOKEN_FD, take_token, token_pipe
+
+        token = take_token()
+        fd = token_pipe(token) if token else None
+        env = {**os.environ, **({TOKEN_FD: str(fd)} if fd is not None else {})}
+        try:
+            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, env=env, pass_fds=(fd,) if fd is not None else ())
+        finally:
+            if fd is not None:
+                os.close(fd)
         self.current.append((number, proc))
         self.runs += 1
         return proc

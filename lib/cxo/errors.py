@@ -7,6 +7,7 @@ EXIT_BLOCKED = 3  # the run ended blocked
 EXIT_TRACKER = 4  # the GitHub API could not be reached or answered an unexpected error
 EXIT_AUTH = 5  # no token, or the token was rejected
 EXIT_NOT_FOUND = 6  # repository or issue does not exist
+EXIT_INTERNAL = 70  # an unexpected internal error: one line on stderr, the traceback in a crash log
 EXIT_INTERRUPTED = 130
 
 

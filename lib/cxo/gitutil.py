@@ -19,14 +19,31 @@ def _git():
     return local["git"]
 
 
+# Every runner git command runs with these, whatever the repository's (or an agent's) configuration says:
+# no hooks, no fsmonitor program, no automatic gc, no ext:: transport, no credential helper from any config.
+SAFE_CONFIG = (("core.hooksPath", "/dev/null"), ("core.fsmonitor", "false"), ("gc.auto", "0"),
+               ("protocol.ext.allow", "never"), ("credential.helper", ""), ("core.askPass", ""))
+
+
+def config_env(pairs=()) -> dict:
+    """GIT_CONFIG_COUNT variables for SAFE_CONFIG plus `pairs` (command-line config, never written anywhere)."""
+    env = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
+    items = list(SAFE_CONFIG) + list(pairs)
+    env["GIT_CONFIG_COUNT"] = str(len(items))
+    for index, (key, value) in enumerate(items):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
+    return env
+
+
 def git(cwd: Path | str, *args: str, env: dict | None = None, retcode=0, input: str | None = None) -> str:
-    """Run git in `cwd` and return stdout; raise GitError with git's own last line."""
+    """Run git in `cwd` with the safe configuration and return stdout; raise GitError with git's own last line."""
     from plumbum import ProcessExecutionError
 
     cmd = _git()[args]
     if input is not None:
         cmd = cmd << input
-    run_env = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+    run_env = config_env()
     if env:
         run_env.update(env)
     try:
@@ -39,6 +56,55 @@ def git(cwd: Path | str, *args: str, env: dict | None = None, retcode=0, input: 
         detail = last[-1] if last else f"exit {exc.retcode}"
         raise GitError(f"git {_subcommand(args)} failed in {cwd}: {detail}") from None
     return out
+
+
+def remote(cwd: Path | str, command: str, url: str, refspec: str, *options: str, token: str | None = None) -> str:
+    """`git fetch|push` to exactly `url`. The token reaches git only through a credential helper bound to that
+    URL that reads it from an inherited pipe: never argv, the environment, a file or any git config.
+    Refused when the configuration would rewrite the URL (url.*.insteadOf / pushInsteadOf)."""
+    import os
+    import subprocess
+
+    effective = git(cwd, "ls-remote", "--get-url", url).strip()
+    if effective != url:
+        raise GitError(f"git {command}: the repository configuration rewrites {url} to {effective} "
+                       "(url.*.insteadOf): remove that setting; cxo only talks to the repository's own URL")
+    pairs = [("http.followRedirects", "false")]
+    read_end = None
+    if token:
+        read_end, write_end = os.pipe()
+        os.write(write_end, f"username=x-access-token\npassword={token}\n".encode())
+        os.close(write_end)
+        # useHttpPath: the helper answers only for this repository's path, not for the whole host.
+        pairs.append(("credential.useHttpPath", "true"))
+        pairs.append((f"credential.{url}.helper", f'!f() {{ test "$1" = get && cat /dev/fd/{read_end}; }}; f'))
+    env = {**os.environ, **config_env(pairs)}
+    try:
+        proc = subprocess.run(["git", command, *options, "--", url, refspec], cwd=str(cwd), env=env,
+                              capture_output=True, text=True, pass_fds=(read_end,) if read_end is not None else ())
+    finally:
+        if read_end is not None:
+            os.close(read_end)
+    if proc.returncode != 0:
+        last = (proc.stderr or proc.stdout or "").strip().splitlines()
+        raise GitError(f"git {command} failed in {cwd}: {last[-1] if last else f'exit {proc.returncode}'}")
+    return proc.stdout
+
+
+def check_ref_name(name: str, where: str) -> str:
+    """A branch name git accepts and that cannot be read as an option; CxoError naming `where` otherwise."""
+    if not name or name.startswith("-") or git(".", "check-ref-format", "--branch", name, retcode=None).strip() != name:
+        raise CxoError(f"{where}: {name!r} is not a valid branch name: fix it (see git check-ref-format)", 2)
+    return name
+
+
+def check_remote(target: Path, name: str, where: str = "git.remote") -> str:
+    """`name` must be a remote configured in `target` (never an option or a URL from data)."""
+    names = git(target, "remote").split()
+    if name.startswith("-") or name not in names:
+        raise CxoError(f"{where}: {name!r} is not a configured remote of {target} "
+                       f"(configured: {', '.join(names) or 'none'}): fix the policy or add the remote", 2)
+    return name
 
 
 def _subcommand(args) -> str:
@@ -163,43 +229,12 @@ def collect_changes(worktree: Path, base: str, head: str = "HEAD") -> ChangeSet:
 
 
 def token_env(token: str | None, url: str | None = None) -> dict:
-    """Environment that gives git an Authorization header without putting the token in argv or URLs."""
+    """An Authorization header for git through the environment: for the hub's own tools (cxo-hub create-repo,
+    the demo) acting as a maintainer. The runner never uses it: its token goes through `remote`."""
     if not token:
         return {}
     import base64
 
     basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
     key = "http.extraHeader" if not url else f"http.{url}.extraHeader"
-    return {
-        "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": key,
-        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-    }
-
-
-
-def config_fingerprint(worktree: Path) -> str:
-    """A hash of the git configuration and hooks the runner's own git commands would obey.
-
-    Worktrees share the repository's config: an agent that rewrites it (push URLs,
-    `url.*.insteadOf`, `core.hooksPath`, includes) could redirect or hijack the
-    runner's push. The runner's own bookkeeping (`branch.*.cxobase`, written by
-    parallel runs) is left out.
-    """
-    import hashlib
-
-    digest = hashlib.sha256()
-    effective = git(worktree, "config", "--list", "--includes")
-    for line in sorted(effective.splitlines()):
-        if not (line.startswith("branch.") and ".cxobase=" in line):
-            digest.update(line.encode() + b"\n")
-    common = Path(git(worktree, "rev-parse", "--git-common-dir").strip())
-    common = common if common.is_absolute() else (Path(worktree) / common)
-    hooks = Path(git(worktree, "rev-parse", "--git-path", "hooks").strip())
-    hooks = hooks if hooks.is_absolute() else (Path(worktree) / hooks)
-    for directory in {common / "hooks", hooks}:
-        if directory.is_dir():
-            for hook in sorted(directory.iterdir()):
-                if hook.is_file() and not hook.name.endswith(".sample"):
-                    digest.update(str(hook).encode() + hook.read_bytes())
-    return digest.hexdigest()
+    return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": key, "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}"}

@@ -95,6 +95,15 @@ def _schema_problem(data: dict, shown: str) -> str | None:
     return f"{shown}: '{where or '(top level)'}' {error.message}: fix the value (see schema/config.schema.json)"
 
 
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise PolicyError(f"{path}: not UTF-8 text: save the policy as UTF-8") from None
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read the policy ({exc.strerror}): fix the file") from None
+
+
 def parse_policy_text(text: str, shown: str) -> dict:
     try:
         data = yaml.safe_load(text) if text.strip() else {}
@@ -124,6 +133,7 @@ class Policy:
     data: dict
     path: Path | None = None
     overrides: dict = field(default_factory=dict)
+    source: str | None = None  # the commit the policy was read from (None: the working copy)
 
     # --- sections -------------------------------------------------------
     def __getitem__(self, key):
@@ -158,17 +168,37 @@ class Policy:
     def remote(self) -> str:
         return self.data["git"]["remote"]
 
+    @property
+    def clone_url(self) -> str:
+        """The repository's one git URL, derived from the API base: the only URL the runner fetches from and
+        pushes to, whatever a remote's configuration says."""
+        owner, repo = self.require_repo()
+        api = self.api_url
+        host = "https://github.com" if api == DEFAULT_API_URL else api.removesuffix("/api/v3")
+        return f"{host}/{owner}/{repo}.git"
+
     def _dir(self, value: str) -> Path:
         path = Path(os.path.expanduser(value))
         return (path if path.is_absolute() else self.target / path).resolve()
 
     @property
+    def state_root(self) -> Path:
+        """The runner-owned directory for this checkout, outside it: $XDG_STATE_HOME/cxo/<name>-<hash>."""
+        import hashlib
+
+        base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+        digest = hashlib.sha256(str(self.target).encode()).hexdigest()[:12]
+        return (base / "cxo" / f"{self.target.name}-{digest}").resolve()
+
+    @property
     def state_dir(self) -> Path:
-        return self._dir(os.environ.get("CXO_STATE_DIR") or self.data["runner"]["stateDir"])
+        chosen = os.environ.get("CXO_STATE_DIR") or self.data["runner"]["stateDir"]
+        return self._dir(chosen) if chosen else self.state_root / "state"
 
     @property
     def workspace_root(self) -> Path:
-        return self._dir(self.data["runner"]["workspaceRoot"])
+        chosen = self.data["runner"]["workspaceRoot"]
+        return self._dir(chosen) if chosen else self.state_root / "worktrees"
 
     @property
     def runner_name(self) -> str:
@@ -178,10 +208,20 @@ class Policy:
         """The repository's prompt file, or the package's own when the repository has none."""
         from .resources import prompts_dir
 
-        local = self.target / POLICY_DIR / self.data["prompts"][key]
-        if local.is_file():
-            return local
-        return prompts_dir() / Path(self.data["prompts"][key]).name
+        rel = self.data["prompts"][key]
+        if self.source:
+            # Read from the policy's commit, never from a working copy an agent could have edited.
+            text = _show(self.target, self.source, f"{POLICY_DIR}/{rel}")
+            if text is not None:
+                copy_path = self.state_dir / "policy" / self.source / rel
+                copy_path.parent.mkdir(parents=True, exist_ok=True)
+                copy_path.write_text(text)
+                return copy_path
+        else:
+            local = self.target / POLICY_DIR / rel
+            if local.is_file():
+                return local
+        return prompts_dir() / Path(rel).name
 
     def require_repo(self) -> tuple[str, str]:
         if not self.owner or not self.repo:
@@ -195,20 +235,58 @@ class Policy:
         return str(self.path) if self.path else str(self.target / POLICY_DIR / "config.yaml")
 
 
-def load(target: Path | str = ".", overrides: dict | None = None, infer_repo: bool = True) -> Policy:
-    """Load and validate the policy of the repository at `target`."""
+def _show(target: Path, commit: str, rel: str) -> str | None:
+    """A file's text at `commit`, or None when the commit has no such file."""
+    from .gitutil import git
+
+    listed = git(target, "ls-tree", "--name-only", commit, "--", rel, retcode=None).strip()
+    if listed != rel:
+        return None
+    return git(target, "cat-file", "blob", f"{commit}:{rel}")
+
+
+def _base_commit(target: Path, bootstrap: dict) -> str | None:
+    """The fetched base branch's commit (refs/remotes/<remote>/<baseBranch>), if this checkout has one."""
+    from .gitutil import git, is_repo
+
+    git_section = {**defaults()["git"], **(bootstrap.get("git") or {})}
+    remote, base = str(git_section["remote"]), str(git_section["baseBranch"])
+    if remote.startswith("-") or base.startswith("-") or not is_repo(target):
+        return None
+    sha = git(target, "rev-parse", "--verify", "--quiet", "--end-of-options",
+              f"refs/remotes/{remote}/{base}^{{commit}}", retcode=None).strip()
+    return sha or None
+
+
+def load(target: Path | str = ".", overrides: dict | None = None, infer_repo: bool = True,
+         working_copy: bool = False) -> Policy:
+    """Load and validate the policy of the repository at `target`.
+
+    The policy is read from the fetched base branch (what is merged), not from the working copy, which an
+    agent could have edited; only a checkout with no fetched base (or `working_copy=True`, for cxo-setup) reads
+    the working copy. The working copy's git.remote/git.baseBranch say which base that is.
+    """
     target = Path(target).resolve()
     if not target.is_dir():
         raise PolicyError(f"--target {target}: not a directory: point --target at a git repository")
     path = find_policy_file(target)
-    user = parse_policy_text(path.read_text(), str(path)) if path else {}
+    user = parse_policy_text(_read_text(path), str(path)) if path else {}
+    source = None if working_copy else _base_commit(target, user)
+    if source:
+        user, path = {}, None
+        for name in POLICY_FILES:
+            text = _show(target, source, f"{POLICY_DIR}/{name}")
+            if text is not None:
+                path = Path(f"{source[:12]}:{POLICY_DIR}/{name}")
+                user = parse_policy_text(text, str(path))
+                break
     data = _merge(defaults(), user)
     if overrides:
         data = _merge(data, overrides)
         problem = _schema_problem(data, "command-line overrides")
         if problem:
             raise PolicyError(problem)
-    policy = Policy(target=target, data=data, path=path, overrides=overrides or {})
+    policy = Policy(target=target, data=data, path=path, overrides=overrides or {}, source=source)
     if infer_repo and (not policy.owner or not policy.repo):
         from .gitutil import remote_repo
 

@@ -67,7 +67,7 @@ def run(worktree: Path, out: Path, urls: list[str], server: str | None, ready_ur
         timeout_s: float, profile: Path | None = None) -> list[Path]:
     proc = None
     if server:
-        from .agents.process import _kill_group
+        from .proc import kill_group
 
         proc = subprocess.Popen(["bash", "-c", server], cwd=worktree, start_new_session=True,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -76,7 +76,7 @@ def run(worktree: Path, out: Path, urls: list[str], server: str | None, ready_ur
         return take(urls, out, profile)
     finally:
         if proc is not None:
-            _kill_group(proc)
+            kill_group(proc)
 
 
 def main_json(shots: list[Path]) -> str:

@@ -64,11 +64,14 @@ def release(policy, tracker, env: dict, say) -> None:
 def prepare(policy, tracker, env: dict, say) -> dict:
     """Make a saved envelope ready to continue: our claim must still be the live one, a cut-off agent run
     starts again from a clean worktree."""
+    from .connect import runner_logins
+
     number = env["issue"]["number"]
+    logins = runner_logins(policy, tracker)
     comments = tracker.list_comments(number)
-    claims = parse_claims(comments)
+    claims = parse_claims(comments, logins)
     ours = next((c for c in claims if c["run_id"] == env["run_id"]), None)
-    winner = earliest_live(claims, finished=finished_runs(comments))
+    winner = earliest_live(claims, finished=finished_runs(comments, logins))
     if winner is not None and winner["run_id"] != env["run_id"]:
         return envelope.block(env, "claim", f"claimed by another runner (run {winner['run_id']}) while this run "
                               "was down", {"claimed": False, "winner": winner})
@@ -79,6 +82,11 @@ def prepare(policy, tracker, env: dict, say) -> dict:
     next_steps = remaining_steps(env)
     if next_steps and next_steps[0] == "codex" and "worktree" in env:
         tree = Path(env["worktree"]["path"])
+        from . import gitguard
+
+        restored = gitguard.settle(policy.state_dir, env["worktree"]["branch"])
+        if restored:
+            say(f"restored shared git state the cut-off agent had changed: {', '.join(restored[:5])}")
         if tree.is_dir():
             # The agent was cut off: its partial output is untrusted. Start it again from the base.
             git(tree, "reset", "--quiet", "--hard", env["worktree"]["base_sha"])

@@ -14,6 +14,12 @@ from tests.support.git_fixtures import GOOD_REPORT, scripted_agent
 BIN = Path(sys.executable).parent
 
 
+def state_dir(target):
+    from cxo import policy
+
+    return policy.load(target).state_dir
+
+
 def open_issue(hub_repo, title="Add multiply", labels=("agent:auto",)):
     return hub_repo.api.ok("POST", "/repos/acme/widgets/issues",
                            {"title": title, "body": "Add multiply(a, b) to app/calc.py.", "labels": list(labels)})
@@ -66,7 +72,7 @@ def test_happy_path_opens_a_draft_pr_with_the_change_and_moves_to_review(target_
     assert sum("cxo:report-comment" in b for b in bodies) == 1
     assert sum("cxo:claim" in b for b in bodies) == 1
     # Every step's envelope was saved for replay.
-    run_dir = target_repo / ".codex-orchestrator" / "state" / "runs" / str(issue["number"]) / final["run_id"]
+    run_dir = state_dir(target_repo) / "runs" / str(issue["number"]) / final["run_id"]
     assert sorted(p.name for p in run_dir.glob("0*.json")) == [
         "01-claim.json", "02-worktree.json", "03-codex.json", "04-gate.json", "05-publish.json"]
 
@@ -169,7 +175,7 @@ def test_publish_twice_makes_one_pr_and_one_report_comment_and_steps_replay(targ
     scripted_agent(target_repo, tmp_path, [CHANGE, {"report": GOOD_REPORT}])
     issue = open_issue(hub_repo)
     final = run_issue(target_repo, issue["number"])
-    run_dir = target_repo / ".codex-orchestrator" / "state" / "runs" / str(issue["number"]) / final["run_id"]
+    run_dir = state_dir(target_repo) / "runs" / str(issue["number"]) / final["run_id"]
     worktree_again = run_exe("cxo-worktree", stdin=(run_dir / "01-claim.json").read_text())
     assert worktree_again.returncode == 0, worktree_again.stderr
     replayed = json.loads(worktree_again.stdout)["worktree"]
@@ -195,7 +201,7 @@ def test_gate_replayed_from_its_saved_envelope_gives_the_same_verdicts(target_re
     issue = open_issue(hub_repo)
     final = run_issue(target_repo, issue["number"])
     assert final["blocked"]["step"] == "gate"
-    run_dir = target_repo / ".codex-orchestrator" / "state" / "runs" / str(issue["number"]) / final["run_id"]
+    run_dir = state_dir(target_repo) / "runs" / str(issue["number"]) / final["run_id"]
     saved_gate = json.loads((run_dir / "04-gate.json").read_text())["gate"]
     replay = run_exe("cxo-gate", stdin=(run_dir / "03-codex.json").read_text())
     assert replay.returncode == 0, replay.stderr

@@ -31,7 +31,7 @@ def test_a_killed_run_is_resumed_to_one_pr_one_report_and_consistent_labels(poin
     counter = tmp_path / "agent-runs.txt"
     actions = [{"append": {str(counter): "ran\n"}}, {"write": {"FEATURE.md": "done\n"}}, {"report": GOOD_REPORT}]
     if point == "agent":
-        actions.insert(1, {"kill_parent_once": str(tmp_path / "killed-once")})
+        actions.insert(1, {"pause_once": str(tmp_path / "paused-once")})
     scripted_agent(target_repo, tmp_path, actions)
     number = hub_repo.api.ok("POST", f"{R}/issues", {"title": "Survive", "labels": ["agent:auto"]})["number"]
 
@@ -58,7 +58,9 @@ def test_restart_starts_a_fresh_run_and_releases_the_old_claim(target_repo, hub_
     number = hub_repo.api.ok("POST", f"{R}/issues", {"title": "Again", "labels": ["agent:auto"]})["number"]
     assert cxo_run(target_repo, number, CXO_TEST_KILL_AT="runner:after-codex").returncode == -9
     # The worktree of the killed run is still there with the agent's work: a restart must not reuse it.
-    subprocess.run(["git", "worktree", "remove", "--force", str(target_repo / ".codex-orchestrator" / "worktrees"
+    from cxo import policy
+
+    subprocess.run(["git", "worktree", "remove", "--force", str(policy.load(target_repo).workspace_root
                                                                    / f"issue-{number}")], cwd=target_repo, check=True)
     subprocess.run(["git", "branch", "-D", f"agent/issue-{number}-again"], cwd=target_repo, check=True,
                    capture_output=True)

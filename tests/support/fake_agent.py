@@ -17,6 +17,10 @@ The script is a JSON list of actions, done in order in the current directory:
   {"sleep": seconds}                      sleep
   {"exit": code}                          exit now with code
   {"kill_parent_once": "marker"}          SIGKILL the runner that started this agent, the first time only
+                                          (only without a sandbox: inside one the runner is out of reach)
+  {"pause_once": "marker"}                the first time only: print a line and sleep 60 s (the runner's
+                                          CXO_TEST_KILL_AT=agent kills it meanwhile)
+  {"sh": "command"}                       run a shell command (what a malicious agent would try)
 """
 
 import json
@@ -58,7 +62,7 @@ def main() -> int:
         elif kind == "report_text":
             Path(os.environ["CODEX_ORCHESTRATOR_REPORT_FILE"]).write_text(value)
         elif kind == "env_dump":
-            Path(value).write_text(json.dumps(dict(os.environ), indent=1))
+            Path(os.path.expandvars(value)).write_text(json.dumps(dict(os.environ), indent=1))
         elif kind == "read_prompt":
             Path(value).write_text(sys.stdin.read())
         elif kind == "stdout":
@@ -73,6 +77,13 @@ def main() -> int:
             if not Path(value).exists():
                 Path(value).write_text("killed")
                 os.kill(os.getppid(), signal.SIGKILL)
+        elif kind == "pause_once":
+            if not Path(value).exists():
+                Path(value).write_text("paused")
+                print("working", flush=True)
+                time.sleep(60)
+        elif kind == "sh":
+            subprocess.run(["bash", "-c", value], check=False)
         elif kind == "exit":
             return int(value)
         else:

@@ -37,18 +37,33 @@ def write(root: Path, rel: str, text: str) -> Path:
     return path
 
 
-def write_policy(target: Path, policy: dict) -> Path:
+def write_policy(target: Path, policy: dict, publish: bool = True) -> Path:
+    """Write the policy; in a clone of a hub repository also commit and push it to main, because cxo reads
+    the policy from the fetched base branch (what is merged), never from the working copy."""
     path = Path(target) / ".codex-orchestrator" / "config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    if publish and git(target, "remote", check=False).split():
+        from cxo.gitutil import token_env
+
+        git(target, "add", str(path))
+        if git(target, "status", "--porcelain", "--", str(path)).strip():
+            git(target, "commit", "-q", "-m", "cxo policy")
+        url = git(target, "remote", "get-url", "origin").strip()
+        git(target, "push", "-q", url, "HEAD:refs/heads/main", env=token_env(os.environ.get("GITHUB_TOKEN")))
+        git(target, "fetch", "-q", "origin")
     return path
 
 
 @pytest.fixture(autouse=True)
-def _git_identity(monkeypatch):
-    """Tests never read the developer's git config or identity."""
+def _git_identity(monkeypatch, tmp_path):
+    """Tests never read the developer's git config or identity, nor share the runner's state directory."""
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    from cxo.connect import forget_token
+
+    forget_token()
 
 
 @pytest.fixture
@@ -70,11 +85,11 @@ def target_repo(tmp_path, hub_repo, monkeypatch) -> Path:
     """A clone of the hub repository acme/widgets with a committed cxo policy that points at the hub."""
     clone = tmp_path / "target"
     git(tmp_path, "clone", "-q", hub_repo.clone_url, str(clone))
+    monkeypatch.setenv("GITHUB_TOKEN", hub_repo.token)
     write_policy(
         clone,
         {"github": {"owner": hub_repo.owner, "repo": hub_repo.name, "apiUrl": hub_repo.url}},
     )
-    monkeypatch.setenv("GITHUB_TOKEN", hub_repo.token)
     monkeypatch.delenv("GH_TOKEN", raising=False)
     monkeypatch.delenv("GITHUB_API_URL", raising=False)
     return clone
@@ -119,6 +134,17 @@ def scripted_agent(target: Path, tmp_path: Path, actions: list, extra_policy: di
     policy = yaml.safe_load(path.read_text()) if path.exists() else {}
     policy = policy or {}
     policy["codex"] = agent_policy(script, **codex)
+    # The sandbox has a private /tmp and a read-only filesystem: show the script to the agent, and let it
+    # write the files outside its worktree that the test reads back (counters, dumps, markers).
+    agent = policy.setdefault("agent", {})
+    agent["readPaths"] = sorted(set(agent.get("readPaths", [])) | {str(script)})
+    outside = set()
+    for action in actions:
+        (kind, value), = action.items()
+        paths = list(value) if kind == "append" else [value] if kind in ("env_dump", "read_prompt", "pause_once") else []
+        outside |= {str(Path(p).parent) for p in paths if Path(p).is_absolute()}
+    if outside:
+        agent["writePaths"] = sorted(set(agent.get("writePaths", [])) | outside)
     # The review gates need a reviewer; an approving scripted one unless the test says otherwise.
     policy.setdefault("reviewGates", {}).setdefault("reviewer", reviewer_policy("approve"))
     for key, value in (extra_policy or {}).items():

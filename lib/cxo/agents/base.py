@@ -3,6 +3,8 @@
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..proc import Finished
+
 
 @dataclass
 class AgentSpec:
@@ -19,6 +21,8 @@ class AgentSpec:
     timeout_s: float = 3600
     idle_timeout_s: float = 900
     env: dict = field(default_factory=dict)
+    sandbox: object = None  # an agents.sandbox.Sandbox; None only where the caller runs no agent-written code
+    role: str = "implement"  # CODEX_ORCHESTRATOR_ROLE: implement, review, cleanup, plan
 
 
 @dataclass
@@ -29,6 +33,13 @@ class AgentResult:
     timed_out: bool = False
     idle_timed_out: bool = False
     last_event: str = ""
+    codex_sandbox: str | None = None  # the Codex CLI's own sandbox mode, when the agent is the Codex CLI
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+def result(argv: list[str], done: Finished, codex_sandbox: str | None = None) -> AgentResult:
+    return AgentResult(command=list(argv), exit_code=done.exit_code, duration_s=done.duration_s,
+                       timed_out=done.timed_out, idle_timed_out=done.idle_timed_out, last_event=done.last_event,
+                       codex_sandbox=codex_sandbox)

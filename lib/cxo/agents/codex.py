@@ -1,9 +1,10 @@
 """The Codex CLI adapter: `codex exec` in the worktree, JSON events logged, last message saved."""
 
 import json
+import subprocess
 
-from . import process
-from .base import AgentResult, AgentSpec
+from .. import proc
+from .base import AgentResult, AgentSpec, result
 from .command import seed_env
 
 
@@ -41,8 +42,42 @@ def describe(line: str) -> str | None:
     return f"{kind} {detail}".strip()
 
 
+_NESTS: dict[str, bool] = {}
+
+
+def _nests(program: str, box, cwd: str, env: dict) -> bool:
+    """Whether the Codex CLI's own sandbox starts inside ours (a bwrap inside a bwrap can fail). Tried once per
+    Codex binary and process."""
+    if program not in _NESTS:
+        try:
+            child = proc.spawn([program, "sandbox", "--", "true"], env, box, cwd=cwd, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            _NESTS[program] = child.wait(timeout=60) == 0
+        except (OSError, subprocess.TimeoutExpired):
+            _NESTS[program] = False
+    return _NESTS[program]
+
+
+def own_sandbox(codex_policy: dict, spec: AgentSpec, wanted: str) -> str:
+    """The `--sandbox` mode to give codex: its own when it nests in cxo's sandbox, else off (cxo's sandbox
+    carries the workspace-write rules then: the worktree and the report directory are all it may write)."""
+    box = spec.sandbox
+    if box is None or getattr(box, "kind", "none") == "none" or wanted != "workspace-write":
+        return wanted
+    env = {**spec.env, **seed_env(spec)}
+    program = proc.resolve([codex_policy["command"]], env)[0]
+    if _nests(program, box, str(spec.worktree), env):
+        return wanted
+    return "danger-full-access"
+
+
 def run(codex_policy: dict, spec: AgentSpec, say, sandbox: str | None = None) -> AgentResult:
-    argv = argv_for(codex_policy, spec, sandbox)
-    return process.run(argv, cwd=spec.worktree, env={**spec.env, **seed_env(spec)}, stdin_path=spec.prompt_path,
-                       log_path=spec.log_path, timeout_s=spec.timeout_s, idle_timeout_s=spec.idle_timeout_s,
-                       say=say, describe=describe, events_path=spec.events_path)
+    mode = own_sandbox(codex_policy, spec, sandbox or codex_policy["sandbox"])
+    if mode != (sandbox or codex_policy["sandbox"]):
+        say("the Codex CLI's own sandbox does not start inside cxo's: codex runs with its sandbox off, "
+            "cxo's bubblewrap sandbox carries the rules")
+    argv = argv_for(codex_policy, spec, mode)
+    done = proc.run_logged(argv, cwd=spec.worktree, env={**spec.env, **seed_env(spec)}, stdin_path=spec.prompt_path,
+                           log_path=spec.log_path, timeout_s=spec.timeout_s, idle_timeout_s=spec.idle_timeout_s,
+                           say=say, describe=describe, events_path=spec.events_path, sandbox=spec.sandbox)
+    return result(argv, done, codex_sandbox=mode)

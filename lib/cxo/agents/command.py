@@ -5,9 +5,9 @@ the worktree, and finds the prompt and report paths in
 CODEX_ORCHESTRATOR_PROMPT_FILE / CODEX_ORCHESTRATOR_REPORT_FILE.
 """
 
+from .. import proc
 from ..policy import render
-from . import process
-from .base import AgentResult, AgentSpec
+from .base import AgentResult, AgentSpec, result
 
 
 def placeholders(spec: AgentSpec) -> dict:
@@ -19,7 +19,8 @@ def seed_env(spec: AgentSpec) -> dict:
     return {"CODEX_ORCHESTRATOR_PROMPT_FILE": str(spec.prompt_path),
             "CODEX_ORCHESTRATOR_REPORT_FILE": str(spec.report_path),
             "CODEX_ORCHESTRATOR_ISSUE_NUMBER": str(spec.issue_number),
-            "CODEX_ORCHESTRATOR_WORKTREE_PATH": str(spec.worktree)}
+            "CODEX_ORCHESTRATOR_WORKTREE_PATH": str(spec.worktree),
+            "CODEX_ORCHESTRATOR_ROLE": spec.role}
 
 
 def argv_for(codex_policy: dict, spec: AgentSpec) -> list[str]:
@@ -30,6 +31,7 @@ def argv_for(codex_policy: dict, spec: AgentSpec) -> list[str]:
 
 def run(codex_policy: dict, spec: AgentSpec, say) -> AgentResult:
     argv = argv_for(codex_policy, spec)
-    return process.run(argv, cwd=spec.worktree, env={**spec.env, **seed_env(spec)}, stdin_path=spec.prompt_path,
-                       log_path=spec.log_path, timeout_s=spec.timeout_s, idle_timeout_s=spec.idle_timeout_s,
-                       say=say, events_path=spec.events_path)
+    done = proc.run_logged(argv, cwd=spec.worktree, env={**spec.env, **seed_env(spec)}, stdin_path=spec.prompt_path,
+                           log_path=spec.log_path, timeout_s=spec.timeout_s, idle_timeout_s=spec.idle_timeout_s,
+                           say=say, events_path=spec.events_path, sandbox=spec.sandbox)
+    return result(argv, done)

@@ -6,12 +6,12 @@ import sys
 import time
 from collections.abc import Callable
 
-from ..errors import EXIT_INTERRUPTED, EXIT_USAGE, CxoError
+from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, CxoError
 
 EXIT_CODES_HELP = """exit status:
   0 success   1 a check or gate failed   2 bad input (usage, envelope, policy)
   3 run ended blocked   4 GitHub API unreachable/unexpected   5 missing or rejected token
-  6 repository or issue not found   130 interrupted"""
+  6 repository or issue not found   70 internal error (crash log named on stderr)   130 interrupted"""
 
 
 class Parser(argparse.ArgumentParser):
@@ -49,7 +49,10 @@ def _raise_interrupt(signum, frame):
 
 def run(prog: str, body: Callable[[], int | None]) -> int:
     """Run `body`, turning errors into one stderr line and a documented exit status."""
+    from ..connect import take_token
+
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    take_token()  # out of the environment before anything else runs
     try:
         return body() or 0
     except CxoError as exc:
@@ -60,3 +63,31 @@ def run(prog: str, body: Callable[[], int | None]) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_INTERRUPTED
+    except Exception as exc:  # the catch-all: one line, a crash log, a code of its own
+        log = crash_log(prog, exc)
+        print(f"{prog}: internal error: {type(exc).__name__}: the traceback is in {log}: please report it",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def crash_log(prog: str, exc: BaseException) -> str:
+    """Write the (redacted) traceback and versions to a crash log under the user's state directory."""
+    import os
+    import platform
+    import traceback
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from .. import __version__
+    from ..redact import redact
+
+    root = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "cxo" / "crash"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        path = root / f"{prog}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%fZ')}.log"
+        text = (f"{prog} {__version__}, Python {platform.python_version()}, {platform.platform()}\n"
+                + "".join(traceback.format_exception(exc)))
+        path.write_text(redact(text))
+        return str(path)
+    except OSError:
+        return "(no crash log: the state directory is not writable)"

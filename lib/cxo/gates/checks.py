@@ -1,30 +1,24 @@
 """checks: the policy's commands, run by the runner in the worktree, logs kept."""
 
-import subprocess
 import time
 from pathlib import Path
 
+from .. import proc
 from ..agents import environment
+from ..agents import sandbox as sandboxes
 from .base import Gate, verdict
 
 
-def run_command(command: str, cwd: Path, log_path: Path, timeout_s: float, home: Path) -> tuple[int | None, bool]:
-    """Run `command` with bash in `cwd`, output to `log_path`; (exit code, timed out)."""
-    from ..agents.process import _kill_group, spawn
-
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+def run_command(ctx, command: str, cwd: Path, log_path: Path, timeout_s: float) -> tuple[int | None, bool]:
+    """Run `command` (agent-written code runs through it) with bash in `cwd`, inside the policy's sandbox:
+    it may write `cwd` and its own HOME, nothing else; (exit code, timed out)."""
+    home = Path(ctx.run_dir) / "check-home"
     env = environment.build(home)
-    with open(log_path, "w") as log:
-        proc = spawn(["bash", "-c", command], env, stdout=log, stderr=subprocess.STDOUT, cwd=str(cwd),
-                     start_new_session=True)
-        try:
-            return proc.wait(timeout=timeout_s), False
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            return None, True
-        except KeyboardInterrupt:  # the runner is stopping: its checks must not outlive it
-            _kill_group(proc)
-            raise
+    scope = sandboxes.worktree_scope(ctx.policy, Path(cwd), Path(ctx.run_dir) / "check-scratch", writable=[home],
+                                     git_write=False)
+    box = sandboxes.make(ctx.policy, scope)
+    env["TMPDIR"] = "/tmp" if box.kind != "none" else str(scope.tmp)
+    return proc.run_command(command, Path(cwd), log_path, timeout_s, env, box)
 
 
 def tail(path: Path, lines: int = 15) -> str:
@@ -47,8 +41,8 @@ class ChecksGate(Gate):
             log = Path(ctx.run_dir) / "checks" / f"{check['name']}.log"
             ctx.say(f"check {check['name']}: {check['command']}")
             started = time.monotonic()
-            code, timed_out = run_command(check["command"], Path(ctx.worktree), log,
-                                          check.get("timeoutSeconds", 1800), Path(ctx.run_dir) / "check-home")
+            code, timed_out = run_command(ctx, check["command"], Path(ctx.worktree), log,
+                                          check.get("timeoutSeconds", 1800))
             seconds = round(time.monotonic() - started, 2)
             ok = code == 0 and not timed_out
             ctx.say(f"check {check['name']}: {'passed' if ok else 'FAILED'} in {seconds}s")

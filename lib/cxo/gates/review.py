@@ -13,6 +13,7 @@ import stat
 from pathlib import Path
 
 from ..agents import environment
+from ..agents import sandbox as sandboxes
 from ..agents.base import AgentSpec
 from ..gitutil import git
 from ..policy import render
@@ -80,7 +81,8 @@ class ReviewGate(Gate):
     def run(self, ctx) -> dict:
         work = Path(ctx.run_dir) / self.name
         work.mkdir(parents=True, exist_ok=True)
-        report_path = work / "verdict.json"
+        (work / "out").mkdir(exist_ok=True)
+        report_path = work / "out" / "verdict.json"
         report_path.unlink(missing_ok=True)
         rev = ctx.head or "HEAD"
         with Scratch(Path(ctx.worktree), rev, work / "tree") as tree:
@@ -146,10 +148,16 @@ class ReviewGate(Gate):
         env = environment.build(work / "home", codex["envPassthrough"], model_keys=builtin)
         if builtin:
             env["CODEX_HOME"] = str(environment.codex_home(work / "home"))
+        # Read-only: the reviewer writes nothing but its verdict (and its own HOME).
+        scope = sandboxes.worktree_scope(policy, tree, work / "scratch", writable=[report_path.parent, work / "home"],
+                                         git_write=False, worktree_write=False, readable=[prompt_path])
+        box = sandboxes.make(policy, scope)
+        env["TMPDIR"] = "/tmp" if box.kind != "none" else str(scope.tmp)
         spec = AgentSpec(worktree=tree, prompt_path=prompt_path, report_path=report_path,
                          issue_number=issue["number"], branch_name="", state_dir=policy.state_dir, run_dir=work,
                          log_path=work / "reviewer.log", timeout_s=float(codex["timeoutSeconds"]),
-                         idle_timeout_s=float(codex["idleTimeoutSeconds"]), env=env)
+                         idle_timeout_s=float(codex["idleTimeoutSeconds"]), env=env, sandbox=box,
+                         role=self.prompt_key)
         ctx.say(f"{self.name}: running the reviewer")
         if builtin:
             from ..agents import codex as adapter

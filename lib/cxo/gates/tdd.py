@@ -60,7 +60,6 @@ class TddGate(Gate):
                                       "message": "runtime change with no test that covers it"} for p in runtime[:20]])
         logs_dir = Path(ctx.run_dir) / "tdd"
         evidence, logs, failures = [], [], []
-        home = Path(ctx.run_dir) / "check-home"
         timeout = q["testTimeoutSeconds"]
         with Scratch(Path(ctx.worktree), ctx.base, logs_dir / "base-tree") as base_tree:
             for test in tests:
@@ -74,9 +73,9 @@ class TddGate(Gate):
                     command = render_tests(q["testCommand"], test)
                     ctx.say(f"tdd: {test} on the base (must fail)")
                     base_log, head_log = logs_dir / f"{index:02d}-base.log", logs_dir / f"{index:02d}-head.log"
-                    base_code, base_timeout = run_command(command, base_tree, base_log, timeout, home)
+                    base_code, base_timeout = run_command(ctx, command, base_tree, base_log, timeout)
                     ctx.say(f"tdd: {test} on the head (must pass)")
-                    head_code, head_timeout = run_command(command, head_tree, head_log, timeout, home)
+                    head_code, head_timeout = run_command(ctx, command, head_tree, head_log, timeout)
                     base_out = "timeout" if base_timeout else ("pass" if base_code == 0 else "fail")
                     head_out = "timeout" if head_timeout else ("pass" if head_code == 0 else "fail")
                     evidence.append({"file": test, "base": base_out, "head": head_out, "base_exit": base_code,

@@ -8,7 +8,6 @@ in the proof dir. Screenshots anywhere else do not count and fail the gate.
 
 import hashlib
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -84,21 +83,15 @@ class VisualGate(Gate):
             "CODEX_ORCHESTRATOR_CHANGED_FILES": "\n".join(ctx.changes.files),
         })
         log = run_dir / "proof.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
         ctx.say(f"visual: running {command[:100]}")
-        from ..agents.process import _kill_group, spawn
+        from .. import proc
+        from ..agents import sandbox as sandboxes
 
-        with open(log, "w") as out:
-            proc = spawn(["bash", "-c", command], env, stdout=out, stderr=subprocess.STDOUT, cwd=str(worktree),
-                         start_new_session=True)
-            try:
-                code, timed_out = proc.wait(timeout=v["runnerTimeoutMs"] / 1000), False
-            except subprocess.TimeoutExpired:
-                _kill_group(proc)
-                code, timed_out = None, True
-            except KeyboardInterrupt:
-                _kill_group(proc)
-                raise
+        scope = sandboxes.worktree_scope(ctx.policy, worktree, run_dir / "scratch",
+                                         writable=[run_dir / "home", run_dir / "playwright-profile"], git_write=False)
+        (run_dir / "playwright-profile").mkdir(parents=True, exist_ok=True)
+        box = sandboxes.make(ctx.policy, scope)
+        code, timed_out = proc.run_command(command, worktree, log, v["runnerTimeoutMs"] / 1000, env, box)
         findings = self._escapes(ctx, proof_dir, worktree)
         after = snapshot(proof_dir)
         fresh = [p for p, digest in after.items() if before.get(p) != digest]

@@ -20,9 +20,15 @@ def _issue_summary(issue: dict, mode: str | None) -> dict:
 
 
 def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
-    from ..connect import tracker_for
+    from ..agents import sandbox as sandboxes
+    from ..connect import runner_logins, tracker_for
 
+    usable, why = sandboxes.status(policy)
+    if not usable:  # refuse before the first write: an agent must never run unconfined by accident
+        raise sandboxes.SandboxError(f"agent sandbox (bubblewrap) cannot start: {why} (or set agent.isolation: "
+                                     "none in the policy to run agents without isolation, at your own risk)")
     tracker = tracker or tracker_for(policy)
+    logins = runner_logins(policy, tracker)
     number = env["issue"]["number"]
     issue = tracker.get_issue(number)
     env["issue"]["title"] = issue.get("title") or ""
@@ -31,8 +37,8 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     if verdict.reason.startswith("running"):
         # agent:running with no live claim behind it: its runner died. The issue may be taken over.
         comments = tracker.list_comments(number)
-        claims = parse_claims(comments)
-        if earliest_live(claims, finished=finished_runs(comments)) is None:
+        claims = parse_claims(comments, logins)
+        if earliest_live(claims, finished=finished_runs(comments, logins)) is None:
             stale = claims[-1] if claims else None
             note = (f"Took over from run `{stale['run_id']}` on `{stale.get('runner')}`, whose lease expired at "
                     f"{stale['lease_expires_at']}." if stale else
@@ -49,6 +55,7 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     running = policy.label("running")
     claim = make_claim(env["run_id"], policy.runner_name, socket.gethostname(), os.getpid(),
                        policy["runner"]["leaseSeconds"])
+    had_running = running.lower() in {name.lower() for name in label_names(issue)}
     write_once(lambda: tracker.add_labels(number, [running]), lambda: None)  # adding twice is harmless
     killpoints.reached("claim:after-label")
     comment = None
@@ -58,7 +65,7 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
             lambda: next((c for c in tracker.list_comments(number) if claim["run_id"] in (c.get("body") or "")),
                          None))
         comments = tracker.list_comments(number)
-        winner = earliest_live(parse_claims(comments), finished=finished_runs(comments))
+        winner = earliest_live(parse_claims(comments, logins), finished=finished_runs(comments, logins))
     except Exception:
         # Leave nothing half-moved: take back the label and the comment before failing.
         if comment is not None:
@@ -75,6 +82,8 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     now = classify(tracker.get_issue(number), {**policy.labels, "running": "\0 not a label"})
     if not now.eligible:
         tracker.delete_comment(comment["id"])
+        if not had_running:  # never leave a label this runner added and no live runner owns
+            tracker.remove_label(number, running)
         say(f"issue #{number} changed while claiming ({now.reason}): withdrawing")
         return envelope.block(env, STEP, f"not eligible any more: {now.reason}", {"claimed": False})
     say(f"claimed issue #{number} as run {env['run_id']}")

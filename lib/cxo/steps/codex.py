@@ -3,10 +3,11 @@
 import json
 from pathlib import Path
 
-from .. import envelope
+from .. import envelope, gitguard
 from ..agents import environment
+from ..agents import sandbox as sandboxes
 from ..agents.base import AgentSpec
-from ..gitutil import config_fingerprint, rev_parse
+from ..gitutil import rev_parse
 from ..redact import redact
 from ..schemas import errors as schema_errors
 
@@ -64,23 +65,33 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
         agent_env[f"GIT_{role}_EMAIL"] = policy["git"]["commitAuthorEmail"]
     if builtin:
         agent_env["CODEX_HOME"] = str(environment.codex_home(home))
+    scope = sandboxes.worktree_scope(policy, worktree, run_dir / "agent-scratch", writable=[out_dir, home],
+                                     readable=[prompt_path])
+    box = sandboxes.make(policy, scope)
+    agent_env["TMPDIR"] = "/tmp" if box.kind != "none" else str(scope.tmp)
     spec = AgentSpec(worktree=worktree, prompt_path=prompt_path, report_path=report_path,
                      issue_number=issue["number"], branch_name=tree["branch"], state_dir=policy.state_dir,
                      run_dir=run_dir, log_path=run_dir / "agent.log",
                      events_path=run_dir / "agent-events.jsonl" if builtin else None,
-                     last_message_path=run_dir / "last-message.md" if builtin else None,
-                     timeout_s=float(timeout), idle_timeout_s=float(idle), env=agent_env)
+                     last_message_path=out_dir / "last-message.md" if builtin else None,
+                     timeout_s=float(timeout), idle_timeout_s=float(idle), env=agent_env, sandbox=box)
     if builtin:
         from ..agents import codex as adapter
     else:
         from ..agents import command as adapter
-    say(f"running the agent ({'codex exec' if builtin else codex['command']}) in {worktree}")
-    config_before = config_fingerprint(worktree)
+    say(f"running the agent ({'codex exec' if builtin else codex['command']}) in {worktree} "
+        f"(isolation: {box.kind})")
+    baseline = gitguard.snapshot(worktree, tree["branch"])
+    gitguard.save(baseline, policy.state_dir)
     try:
         result = adapter.run(codex, spec, say)
     except FileNotFoundError as exc:
+        gitguard.done(baseline, policy.state_dir)
         return envelope.block(env, STEP, f"agent command not found: {exc.filename}: install it or set "
                               "codex.command in the policy", {"command": codex["command"]})
+    # Before any other runner git command: put back whatever the agent changed in shared git state.
+    tampered = gitguard.restore(baseline)
+    gitguard.done(baseline, policy.state_dir)
     say(f"agent finished with status {result.exit_code} after {result.duration_s:.1f}s")
     section = {
         "agent": "codex" if builtin else "command", "command": [redact(a) for a in result.command],
@@ -90,13 +101,15 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
         "events_path": str(spec.events_path) if spec.events_path else None, "log_path": str(spec.log_path),
         "last_message_path": str(spec.last_message_path) if spec.last_message_path else None,
         "report": None, "head_sha": rev_parse(worktree, "HEAD"),
+        "isolation": box.kind, "codex_sandbox": result.codex_sandbox,
     }
     env["codex"] = section
     details = {"log_tail": _tail(spec.log_path), "log_path": str(spec.log_path)}
-    if config_fingerprint(worktree) != config_before:
-        return envelope.block(env, STEP, "the agent changed the repository's git configuration or hooks "
-                              "(they steer the runner's own push): inspect .git/config and the hooks; "
-                              "nothing was published", details)
+    if tampered:
+        details["restored"] = tampered[:50]
+        return envelope.block(env, STEP, "the agent changed shared git state (configuration, hooks, info/ or "
+                              f"other branches: {', '.join(Path(p).name for p in tampered[:5])}): it was restored "
+                              "and nothing was published", details)
     if result.timed_out or result.idle_timed_out:
         limit = f"{timeout}s total" if result.timed_out else f"{idle}s without output"
         return envelope.block(env, STEP, f"agent timed out ({limit})", details)

@@ -8,18 +8,18 @@ So running publish twice on one envelope gives one PR and one report comment.
 from pathlib import Path
 
 from .. import envelope, killpoints, report
-from ..errors import CxoError
-from ..gitutil import git, rev_parse, token_env
+from ..errors import CxoError, InputError
+from ..gitutil import git, remote, rev_parse
 from ..policy import render
 from ..tracker.base import write_once
 
 STEP = "publish"
 
 
-def _upsert_comment(tracker, number: int, marker: str, body: str) -> dict:
+def _upsert_comment(tracker, number: int, marker: str, body: str, comments: list[dict] | None = None) -> dict:
     from ..claims import DONE, done_marker
 
-    for comment in tracker.list_comments(number):
+    for comment in tracker.list_comments(number) if comments is None else comments:
         if marker in (comment.get("body") or ""):
             # Keep the finished-run markers of earlier runs: their claims must stay over.
             kept = [done_marker(r) for r in DONE.findall(comment["body"]) if done_marker(r) not in body]
@@ -67,13 +67,36 @@ def _commit(policy, env: dict, worktree: Path, say) -> bool:
         return False  # already committed by an earlier, interrupted publish
     message = f"cxo: {issue['title']} (#{issue['number']})\n\nCxo-Run: {env['run_id']}\n"
     # No hooks: the agent could have planted some, and they would run with the runner's rights.
-    git(worktree, "-c", "core.hooksPath=/dev/null", "commit", "--quiet", "--no-verify", "-F", "-", env=author,
-        input=message)
+    git(worktree, "commit", "--quiet", "--no-verify", "-F", "-", env=author, input=message)
     say(f"committed {len(paths)} checked file(s) as the runner")
     return True
 
 
-def _blocked(env: dict, policy, tracker, say) -> dict:
+def verify(env: dict, policy, tracker) -> list[dict] | None:
+    """An envelope is a file anyone could edit: before writing anything, check it against GitHub. Its claim
+    comment must be on its issue, written by a runner login, for its run id; its worktree must be one of
+    this runner's. Returns the issue's comments (publish reuses them), or None when there is no claim."""
+    from ..claims import parse_claims
+    from ..connect import runner_logins
+
+    if "claim" not in env:
+        return None
+    number, claim = env["issue"]["number"], env["claim"]
+    refuse = "the envelope does not match GitHub ({}): publish only envelopes written by this runner's own steps"
+    if claim["issue"]["number"] != number:
+        raise InputError(refuse.format(f"issue #{number}, but its claim is for #{claim['issue']['number']}"))
+    tree = env.get("worktree")
+    if tree and policy.workspace_root.resolve() not in Path(tree["path"]).resolve().parents:
+        raise InputError(refuse.format(f"worktree {tree['path']} is not under {policy.workspace_root}"))
+    comments = tracker.list_comments(number)
+    ours = [c for c in parse_claims(comments, runner_logins(policy, tracker)) if c["comment_id"] == claim["comment_id"]]
+    if not ours or ours[0]["run_id"] != env["run_id"]:
+        raise InputError(refuse.format(f"no claim comment {claim['comment_id']} by a runner for run {env['run_id']} "
+                                       f"on issue #{number}"))
+    return comments
+
+
+def _blocked(env: dict, policy, tracker, say, comments=None) -> dict:
     number = env["issue"]["number"]
     # Refused before or at the claim, or lost the claim to another runner: that runner owns the issue.
     claimed = "claim" in env and (env["blocked"].get("details") or {}).get("claimed", True)
@@ -88,7 +111,7 @@ def _blocked(env: dict, policy, tracker, say) -> dict:
     # Labels first: once the comment carries the run's done marker, the issue already shows its outcome,
     # so no runner that read the issue earlier can mistake it for free work.
     labels = _move_labels(tracker, number, policy.label("blocked"), policy.label("running"))
-    comment = _upsert_comment(tracker, number, f"<!-- run={env['run_id']} -->", body)
+    comment = _upsert_comment(tracker, number, f"<!-- run={env['run_id']} -->", body, comments)
     env["publish"].update({"comment": {"id": comment["id"], "url": comment.get("html_url", "")}, "labels": labels})
     say(f"issue #{number} moved to {policy.label('blocked')}: {env['blocked']['reason']}")
     return envelope.mark_done(env, STEP)
@@ -98,8 +121,10 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     from ..connect import token_from_env, tracker_for
 
     tracker = tracker or tracker_for(policy)
+    lost = envelope.is_blocked(env) and (env["blocked"].get("details") or {}).get("claimed") is False
+    comments = None if lost else verify(env, policy, tracker)
     if envelope.is_blocked(env):
-        return _blocked(env, policy, tracker, say)
+        return _blocked(env, policy, tracker, say, comments)
     envelope.require(env, STEP, "claim", "worktree", "codex", "gate")
     issue, tree = env["claim"]["issue"], env["worktree"]
     number, branch = issue["number"], tree["branch"]
@@ -110,7 +135,7 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     if not env["gate"]["changes"]["files"]:
         section["labels"] = _move_labels(tracker, number, policy.label("review"), policy.label("running"))
         comment = _upsert_comment(tracker, number, report.comment_marker(number),
-                                  report.no_change_report(env, report.comment_marker(number)))
+                                  report.no_change_report(env, report.comment_marker(number)), comments)
         section["comment"] = {"id": comment["id"], "url": comment.get("html_url", "")}
         return envelope.mark_done(env, STEP)
     if branch == policy.base_branch:
@@ -118,13 +143,12 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     section["commit_created"] = _commit(policy, env, worktree, say)
     killpoints.reached("publish:after-commit")
     head = rev_parse(worktree, "HEAD")
-    say(f"pushing {branch} ({head[:12]}) to {tree['remote']}")
+    say(f"pushing {branch} ({head[:12]}) to {policy.clone_url}")
     from .worktree import repo_lock
 
     with repo_lock(policy):  # the push updates remote-tracking refs shared with parallel runs
-        git(worktree, "-c", "core.hooksPath=/dev/null", "push", "--quiet", "--no-verify", tree["remote"],
-            f"{head}:refs/heads/{branch}",
-            env=token_env(token_from_env()))
+        remote(worktree, "push", policy.clone_url, f"{head}:refs/heads/{branch}", "--quiet", "--no-verify",
+               token=token_from_env())
     section["pushed_sha"] = head
     killpoints.reached("publish:after-push")
     values = {"issueNumber": number, "issueTitle": issue["title"]}
@@ -144,7 +168,7 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
         f"Closes #{number}", f"Draft PR: #{pull['number']}")
     section["labels"] = _move_labels(tracker, number, policy.label("review"), policy.label("running"))
     killpoints.reached("publish:after-labels")
-    comment = _upsert_comment(tracker, number, report.comment_marker(number), comment_body)
+    comment = _upsert_comment(tracker, number, report.comment_marker(number), comment_body, comments)
     section["comment"] = {"id": comment["id"], "url": comment.get("html_url", "")}
     say(f"issue #{number} moved to {policy.label('review')}")
     return envelope.mark_done(env, STEP)

@@ -1,12 +1,14 @@
 """cxo-worktree: fetch the base, create the issue branch and an isolated worktree from the fetched SHA."""
 
 import fcntl
+import hashlib
+import json
 from contextlib import contextmanager
 from pathlib import Path
 
-from .. import envelope
+from .. import envelope, gitguard
 from ..errors import CxoError
-from ..gitutil import current_branch, git, is_clean, rev_parse, token_env
+from ..gitutil import check_ref_name, check_remote, current_branch, git, is_clean, remote, rev_parse
 from ..policy import render, slugify
 
 STEP = "worktree"
@@ -14,12 +16,24 @@ STEP = "worktree"
 
 def branch_name(policy, issue: dict) -> str:
     values = {"issueNumber": issue["number"], "slug": slugify(issue.get("title") or ""),
-              "issueTitle": issue.get("title") or ""}
-    return render(policy["git"]["branchTemplate"], values, "git.branchTemplate")
+              "issueTitle": slugify(issue.get("title") or "", limit=80)}
+    return check_ref_name(render(policy["git"]["branchTemplate"], values, "git.branchTemplate"), "git.branchTemplate")
 
 
-def _base_key(branch: str) -> str:
-    return f"branch.{branch}.cxoBase"
+def _base_record(policy, branch: str) -> Path:
+    """Which base commit a branch was made from: runner state, not the repository's (shared) git config."""
+    return policy.state_dir / "branches" / f"{hashlib.sha256(branch.encode()).hexdigest()[:16]}.json"
+
+
+def recorded_base(policy, branch: str) -> str | None:
+    path = _base_record(policy, branch)
+    return json.loads(path.read_text()).get("base") if path.is_file() else None
+
+
+def record_base(policy, branch: str, sha: str) -> None:
+    path = _base_record(policy, branch)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"branch": branch, "base": sha}))
 
 
 def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
@@ -49,14 +63,18 @@ def repo_lock(policy):
 def _prepare(env, policy, say, issue, branch, path, details) -> dict:
     from ..connect import token_from_env
 
-    target, remote, base = policy.target, policy.remote, policy.base_branch
+    target, remote_name, base = policy.target, check_remote(policy.target, policy.remote), policy.base_branch
+    check_ref_name(base, "git.baseBranch")
+    restored = gitguard.settle(policy.state_dir, branch)
+    if restored:
+        say(f"restored shared git state an interrupted agent run had changed: {', '.join(restored[:5])}")
     try:
-        say(f"fetching {remote}/{base}")
-        git(target, "fetch", "--quiet", remote, f"+refs/heads/{base}:refs/remotes/{remote}/{base}",
-            env=token_env(token_from_env()))
-        base_sha = rev_parse(target, f"refs/remotes/{remote}/{base}")
+        say(f"fetching {base} from {policy.clone_url}")
+        remote(target, "fetch", policy.clone_url, f"+refs/heads/{base}:refs/remotes/{remote_name}/{base}",
+               "--quiet", "--no-tags", token=token_from_env())
+        base_sha = rev_parse(target, f"refs/remotes/{remote_name}/{base}")
     except CxoError as exc:
-        return envelope.block(env, STEP, f"cannot fetch base branch {remote}/{base}: {exc.message}", details)
+        return envelope.block(env, STEP, f"cannot fetch base branch {remote_name}/{base}: {exc.message}", details)
 
     reused = False
     if path.exists():
@@ -69,22 +87,21 @@ def _prepare(env, policy, say, issue, branch, path, details) -> dict:
                                   details)
         if not is_clean(path):
             return envelope.block(env, STEP, f"worktree {path} has uncommitted changes: it was kept as is", details)
-        recorded = git(target, "config", "--get", _base_key(branch), retcode=None).strip()
-        base_sha = recorded or base_sha
+        base_sha = recorded_base(policy, branch) or base_sha
         reused = True
         say(f"reusing clean worktree {path} on {branch}")
     else:
-        existing = git(target, "branch", "--list", branch).strip()
+        existing = git(target, "branch", "--list", "--", branch).strip()
         if existing:
             return envelope.block(env, STEP, f"branch {branch} already exists without its worktree: "
                                   "delete or rename it to retry", details)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            git(target, "worktree", "add", "--quiet", "-b", branch, str(path), base_sha)
-            git(target, "config", _base_key(branch), base_sha)
+            git(target, "worktree", "add", "--quiet", "-b", branch, "--", str(path), base_sha)
+            record_base(policy, branch, base_sha)
         except CxoError as exc:
             return envelope.block(env, STEP, f"cannot create worktree: {exc.message}", details)
         say(f"created worktree {path} on {branch} from {base_sha[:12]}")
-    env["worktree"] = {"path": str(Path(path)), "branch": branch, "base_branch": base, "remote": remote,
+    env["worktree"] = {"path": str(Path(path)), "branch": branch, "base_branch": base, "remote": remote_name,
                        "base_sha": base_sha, "head_sha": rev_parse(path, "HEAD"), "reused": reused}
     return envelope.mark_done(env, STEP)
