@@ -40,13 +40,17 @@ def _read(path: Path):
 
 
 def _refs(worktree: Path, own_branch: str | None) -> dict:
-    """Local branches and tags, minus this run's branch and the branches other worktrees have checked out
-    (parallel runs own those). Remote-tracking refs are left out: the runner fetches before it reads them."""
+    """Local branches and tags, minus this run's branch and the branches of the other runs' worktrees (beside
+    this one in the workspace root: parallel runs own those). Remote-tracking refs are left out: the runner
+    fetches before it reads them."""
     out = git(worktree, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/tags")
     refs = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
     listing = git(worktree, "worktree", "list", "--porcelain")
+    path = None
     for line in listing.splitlines():
-        if line.startswith("branch ") and not line.endswith(f"/{own_branch}"):
+        if line.startswith("worktree "):
+            path = Path(line.split(" ", 1)[1])
+        elif line.startswith("branch ") and path is not None and path.parent == Path(worktree).parent:
             refs.pop(line.split(" ", 1)[1], None)
     if own_branch:
         refs.pop(f"refs/heads/{own_branch}", None)

@@ -167,8 +167,9 @@ def test_ineligible_issue_is_refused_without_any_write(target_repo, hub_repo, tm
 
 
 def run_exe(name, *args, stdin=None, env=None):
+    # An in-process run took the token out of os.environ (as every cxo process does): hand it over again.
     return subprocess.run([str(BIN / name), *args], input=stdin, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=120)
+                          env={**os.environ, "GITHUB_TOKEN": "as:acme", **(env or {})}, timeout=120)
 
 
 def test_publish_twice_makes_one_pr_and_one_report_comment_and_steps_replay(target_repo, hub_repo, tmp_path):
@@ -290,11 +291,22 @@ def test_an_agent_that_rewrites_the_git_config_is_blocked(target_repo, hub_repo,
 
 
 def test_a_rejected_push_ends_blocked_with_a_report(target_repo, hub_repo, hub, tmp_path):
-    # The hub loses the repository's git data after the fetch: the push really fails.
+    import shutil
+
+    from cxo import envelope
+    from cxo import policy as policy_mod
+    from cxo.runner import run_steps
+
+    # The hub loses the repository's git data after the gates passed: the push really fails.
     bare = Path(hub.hub.data_dir) / "git" / "acme" / "widgets.git"
-    scripted_agent(target_repo, tmp_path, [CHANGE, {"rmtree": str(bare)}, {"report": GOOD_REPORT}])
+    scripted_agent(target_repo, tmp_path, [CHANGE, {"report": GOOD_REPORT}])
     issue = open_issue(hub_repo)
-    final = run_issue(target_repo, issue["number"])
+    policy = policy_mod.load(target_repo)
+    gated = run_steps(envelope.new(target_repo, issue["number"]), policy, print,
+                      steps=("claim", "worktree", "codex", "gate"))
+    assert gated["status"] == "ok", gated.get("blocked")
+    shutil.rmtree(bare)
+    final = run_steps(gated, policy, print, steps=("publish",))
     assert final["status"] == "blocked" and final["blocked"]["reason"].startswith("publish failed: git push")
     assert labels_of(hub_repo, issue["number"]) == ["agent:auto", "agent:blocked"]
     assert any("publish failed" in c["body"] for c in comments_of(hub_repo, issue["number"]))
