@@ -44,6 +44,12 @@ def run_checks(target) -> list[Check]:
     checks.append(Check("agent", "ok" if found else "FAIL",
                         f"{agent}: {version or 'found'}" if found else
                         f"{agent} not found on PATH: install it (npm i -g @openai/codex) or set codex.command"))
+    from .agents import sandbox as sandboxes
+
+    usable, line = sandboxes.status(policy)
+    # agent.isolation: none is allowed, but never quiet: it is reported as a warning on every health check.
+    checks.append(Check("sandbox", ("warn" if sandboxes.isolation(policy) == "none" else "ok") if usable else "FAIL",
+                        line))
     if not (policy.owner and policy.repo):
         checks.append(Check("repository", "FAIL", "no github.owner/github.repo and no GitHub origin remote: "
                             "run cxo-setup or set them in the policy"))

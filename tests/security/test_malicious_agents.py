@@ -6,7 +6,6 @@ finds is written to its output directory (which the runner never publishes) and 
 
 import http.server
 import json
-import os
 import subprocess
 import threading
 from pathlib import Path

@@ -141,7 +141,8 @@ def scripted_agent(target: Path, tmp_path: Path, actions: list, extra_policy: di
     outside = set()
     for action in actions:
         (kind, value), = action.items()
-        paths = list(value) if kind == "append" else [value] if kind in ("env_dump", "read_prompt", "pause_once") else []
+        writes = kind in ("env_dump", "read_prompt", "pause_once")
+        paths = list(value) if kind == "append" else [value] if writes else []
         outside |= {str(Path(p).parent) for p in paths if Path(p).is_absolute()}
     if outside:
         agent["writePaths"] = sorted(set(agent.get("writePaths", [])) | outside)

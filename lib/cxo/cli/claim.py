@@ -2,7 +2,7 @@
 
 import sys
 
-from .common import add_target, parser, progress, run
+from .common import add_target, parser, progress, run, run_id_arg
 
 
 def main(argv=None) -> int:
@@ -11,7 +11,7 @@ def main(argv=None) -> int:
                epilog="An ineligible issue gives a blocked envelope and writes nothing to GitHub.")
     add_target(p)
     p.add_argument("--issue", type=int, required=True, help="the issue number")
-    p.add_argument("--run-id", help="use this run id (default: a new one)")
+    p.add_argument("--run-id", type=run_id_arg, help="use this run id, YYYYMMDDTHHMMSSZ-xxxxxx (default: a new one)")
     args = p.parse_args(argv)
 
     def body():

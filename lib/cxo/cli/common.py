@@ -30,6 +30,15 @@ def parser(prog: str, description: str, epilog: str = "") -> Parser:
     )
 
 
+def run_id_arg(value: str) -> str:
+    """--run-id: the run id names a directory, so only the shape cxo itself makes is accepted."""
+    import re
+
+    if not re.fullmatch(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}", value):
+        raise argparse.ArgumentTypeError(f"--run-id {value!r} is not a run id like 20261124T114500Z-1a2b3c")
+    return value
+
+
 def add_target(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", default=".", help="the repository to work on (default: current directory)")
 

@@ -2,7 +2,7 @@
 
 import sys
 
-from .common import add_target, parser, progress, run
+from .common import add_target, parser, progress, run, run_id_arg
 
 
 def main(argv=None) -> int:
@@ -12,7 +12,7 @@ def main(argv=None) -> int:
                epilog="exit 0: the issue reached agent:review; exit 3: the run ended blocked (see the issue comment)")
     add_target(p)
     p.add_argument("--issue", type=int, required=True, help="the issue number")
-    p.add_argument("--run-id", help="use this run id (default: a new one)")
+    p.add_argument("--run-id", type=run_id_arg, help="use this run id, YYYYMMDDTHHMMSSZ-xxxxxx (default: a new one)")
     p.add_argument("--agent-timeout", type=float, metavar="S", help="total agent time limit (default: policy)")
     p.add_argument("--restart", action="store_true",
                    help="start a fresh run even when an interrupted run of this issue could be resumed")

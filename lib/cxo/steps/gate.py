@@ -7,6 +7,12 @@ from ..gates.base import GateContext, run_gates
 from ..gitutil import collect_changes
 
 STEP = "gate"
+# Changes here steer the runner itself (its policy, prompts) or the repository's CI: a human must look at them.
+RUNNER_OWNED = (".codex-orchestrator/", ".github/")
+
+
+def needs_attention(files: list[str]) -> list[str]:
+    return [f for f in files if f.startswith(RUNNER_OWNED)]
 
 
 def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
@@ -14,7 +20,8 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     worktree = Path(env["worktree"]["path"])
     changes = collect_changes(worktree, env["worktree"]["base_sha"])
     report = env["codex"].get("report")
-    section = {"changes": changes.to_json(), "passed": False, "verdicts": []}
+    section = {"changes": changes.to_json(), "passed": False, "verdicts": [],
+               "attention": needs_attention(changes.files + changes.deleted)}
     env["gate"] = section
     say(f"change set: {len(changes.commits)} local commit(s), {len(changes.files)} file(s)")
     if changes.commits and not policy["git"]["allowLocalCommits"]:
