@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .model import Hub
-from .routing import ROUTES, FaultConfig, HubError, Request, not_found
+from .routing import ROUTES, FaultConfig, HubError, Request, check_params, not_found, valid_login, valid_repo_name
 from .store import now_iso
 
 GIT_PATH = re.compile(
@@ -86,17 +86,24 @@ class Handler(BaseHTTPRequestHandler):
                    "X-GitHub-Api-Version-Selected": "2022-11-28"}
         op_id, login, billable, drop = "hub/unknown", None, True, False
         try:
-            login = hub.authenticate(self.headers.get("Authorization"))
-            handler, params = None, {}
-            for r_method, regex, r_op, fn, auth in ROUTES:
+            handler, params, r_op, needs_auth = None, {}, None, False
+            for r_method, regex, candidate_op, fn, auth in ROUTES:
                 found = regex.match(path)
                 if found and r_method == method:
-                    handler, params, op_id = fn, {k: unquote(v) for k, v in found.groupdict().items()}, r_op
-                    if auth and login is None:
-                        raise HubError(401, "Requires authentication")
+                    handler, r_op, needs_auth = fn, candidate_op, auth
+                    params = {k: unquote(v) for k, v in found.groupdict().items()}
                     break
-            if handler is None:
-                raise not_found()
+            if r_op is not None and r_op.startswith("hub/"):
+                op_id = r_op
+                hub.require_admin(self.headers.get("Authorization"))  # admin routes take only the admin token
+            else:
+                login = hub.authenticate(self.headers.get("Authorization"))
+                if handler is None:
+                    raise not_found()
+                op_id = r_op
+                if needs_auth and login is None:
+                    raise HubError(401, "Requires authentication")
+            check_params(params)
             admin = op_id.startswith("hub/")
             if not admin:
                 drop = self._inject_faults(hub, method)
@@ -144,9 +151,10 @@ class Handler(BaseHTTPRequestHandler):
         return False
 
     def _git(self, hub, match, parts, body):
-        owner, name, rest = match["owner"], match["repo"], match["rest"]
+        owner, name, rest = unquote(match["owner"]), unquote(match["repo"]), match["rest"]
+        valid = valid_login(owner) and valid_repo_name(name)  # the API's name rules, before any lookup
         with hub.store.lock:
-            repo = hub.store.repo(owner, name)
+            repo = hub.store.repo(owner, name) if valid else None
         with hub.stats_lock:
             hub.stats["git"] += 1
         if repo is None:
@@ -180,8 +188,8 @@ class HubServer:
     """The hub in a background thread: `start()`, `url`, `stop()`; `on_response` sees every API response."""
 
     def __init__(self, data_dir, tokens=None, host: str = "127.0.0.1", port: int = 0,
-                 faults: FaultConfig | None = None, verbose: bool = False):
-        self.hub = Hub(Path(data_dir), tokens, faults)
+                 faults: FaultConfig | None = None, verbose: bool = False, admin_token: str | None = None):
+        self.hub = Hub(Path(data_dir), tokens, faults, admin_token)
         self.httpd = _Server((host, port), Handler)
         self.httpd.hub = self.hub
         self.httpd.verbose = verbose
@@ -189,6 +197,11 @@ class HubServer:
         self.url = f"http://{host}:{self.port}"
         self.hub.base = self.url
         self._thread = None
+
+    @property
+    def admin_token(self) -> str:
+        """The token `/_hub/*` routes require (also `admin` when the hub runs without a token list)."""
+        return self.hub.admin_token
 
     @property
     def on_response(self):

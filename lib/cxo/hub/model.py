@@ -1,7 +1,10 @@
-"""The hub's model: store and git access, GitHub's JSON shapes, auth and rate limits."""
+"""The hub's model: store and git access, GitHub's JSON shapes, auth (users, org members, admin) and rate limits."""
 
 import base64
+import hmac
+import os
 import random
+import secrets
 import threading
 import time
 from pathlib import Path
@@ -9,19 +12,23 @@ from urllib.parse import urlencode
 
 from . import shapes
 from .git import GitRepos
-from .routing import FaultConfig, HubError, Request, invalid, not_found
+from .routing import FaultConfig, HubError, Request, invalid, not_found, valid_login
 from .store import Store, now_iso
 
 RATE_LIMIT = 5000
 DEFAULT_USER = "hubber"
+OPEN_ADMIN_TOKEN = "admin"  # also accepted for /_hub/* when the hub runs without a token list (open mode)
+ADMIN_TOKEN_FILE = "admin-token"
 
 
 class Hub:
-    def __init__(self, data_dir: Path, tokens=None, faults: FaultConfig | None = None):
+    def __init__(self, data_dir: Path, tokens=None, faults: FaultConfig | None = None,
+                 admin_token: str | None = None):
         self.data_dir = Path(data_dir)
+        self.tokens = self._parse_tokens(tokens)
         self.store = Store(self.data_dir / "hub.sqlite3")
         self.git = GitRepos(self.data_dir / "git")
-        self.tokens = self._parse_tokens(tokens)
+        self.admin_token = self._admin_token(admin_token)
         self.faults = faults or FaultConfig()
         self._rng = random.Random(self.faults.seed)
         self.base = ""  # set once the server knows its port
@@ -37,8 +44,23 @@ class Hub:
         parsed = {}
         for entry in tokens:
             login, sep, token = entry.partition(":")
+            if sep and not valid_login(login):
+                raise ValueError(f"token for {login!r}: not a valid GitHub login")
             parsed[token if sep else login] = login if sep else DEFAULT_USER
         return parsed
+
+    def _admin_token(self, given: str | None) -> str:
+        """The token for /_hub/*: the given one, else the one in <data>/admin-token, else a new random one there."""
+        if given:
+            return given
+        path = self.data_dir / ADMIN_TOKEN_FILE
+        if path.is_file() and path.read_text().strip():
+            return path.read_text().strip()
+        token = secrets.token_urlsafe(24)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(token + "\n")
+        return token
 
     def reset_stats(self):
         with self.stats_lock:
@@ -58,10 +80,33 @@ class Hub:
         if scheme.lower() not in ("token", "bearer") or not token:
             raise HubError(401, "Bad credentials")
         if self.tokens is None:
-            return token[3:] if token.startswith("as:") and len(token) > 3 else DEFAULT_USER
+            if token.startswith("as:") and len(token) > 3:
+                if not valid_login(token[3:]):
+                    raise HubError(401, "Bad credentials")
+                return token[3:]
+            return DEFAULT_USER
         if token not in self.tokens:
             raise HubError(401, "Bad credentials")
         return self.tokens[token]
+
+    def require_admin(self, header: str | None) -> None:
+        """/_hub/* routes: 401 without credentials, 404 (the route is hidden) with anything but the admin token."""
+        if not header:
+            raise HubError(401, "Requires authentication")
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        accepted = [self.admin_token] + ([OPEN_ADMIN_TOKEN] if self.tokens is None else [])
+        if scheme.lower() not in ("token", "bearer") or not any(
+                hmac.compare_digest(token.encode(), ok.encode()) for ok in accepted):
+            raise not_found()
+
+    def is_org_member(self, org: str, login: str) -> bool:
+        return self.store.one("SELECT 1 FROM org_members WHERE org = ? AND login = ?", org, login) is not None
+
+    def add_org_member(self, org: str, login: str) -> None:
+        self.store.user(org, "Organization")
+        self.store.user(login)
+        self.store.run("INSERT OR IGNORE INTO org_members (org, login) VALUES (?, ?)", org, login)
 
     def git_user(self, header: str | None) -> str | None:
         """Basic auth for git: the password (or a token-as-username) must be an accepted token."""

@@ -6,6 +6,22 @@ from dataclasses import dataclass
 
 DOCS = "https://docs.github.com/rest"
 
+# GitHub's name rules. Path parameters that break them answer 404 before any lookup, so a name such as
+# `..%2F..%2Fx` (decoded: `../../x`) can never reach the store or the filesystem.
+LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
+REPO_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
+LOGIN_PARAMS = ("owner", "org", "login")
+
+
+def valid_login(value) -> bool:
+    """A user or organization login: letters, digits and hyphens, not starting with a hyphen, at most 39."""
+    return isinstance(value, str) and LOGIN.fullmatch(value) is not None
+
+
+def valid_repo_name(value) -> bool:
+    """A repository name: letters, digits, `.`, `_` and `-`, at most 100, and neither `.` nor `..`."""
+    return isinstance(value, str) and REPO_NAME.fullmatch(value) is not None and value not in (".", "..")
+
 
 class HubError(Exception):
     def __init__(self, status: int, message: str, errors: list | None = None, headers: dict | None = None,
@@ -78,6 +94,13 @@ def route(method: str, pattern: str, op_id: str, auth: bool = False):
         return fn
 
     return register
+
+
+def check_params(params: dict) -> None:
+    """404 unless every owner/org/login path parameter is a valid login and every repo one a valid name."""
+    for key, value in params.items():
+        if (key in LOGIN_PARAMS and not valid_login(value)) or (key == "repo" and not valid_repo_name(value)):
+            raise not_found()
 
 
 def require_text(data: dict, field: str, resource: str) -> str:

@@ -1,8 +1,8 @@
-"""The hub's own `/_hub/*` admin routes: request statistics and fault injection."""
+"""The hub's own `/_hub/*` admin routes (statistics, faults, org members); all require the admin token."""
 
 import json
 
-from ..routing import FaultConfig, route
+from ..routing import FaultConfig, invalid, route
 
 # Handlers take (hub, req, **path params) and return (status, body, headers).
 
@@ -31,3 +31,11 @@ def hub_set_faults(hub, req):
                                float(data.get("drop_rate", 0)), data.get("seed")))
     return 200, hub.faults.to_json(), {}
 
+
+@route("PUT", "/_hub/orgs/{org}/members/{login}", "hub/add-org-member")
+def hub_add_org_member(hub, req, org, login):
+    account = hub.store.one("SELECT type FROM users WHERE login = ?", org)
+    if account is not None and account["type"] != "Organization":
+        raise invalid([{"resource": "Organization", "code": "invalid", "field": "org"}], f"{org} is a user")
+    hub.add_org_member(org, login)
+    return 204, None, {}

@@ -1,9 +1,13 @@
-"""Routes for repositories: creation, collaborators, branches and git refs."""
+"""Routes for repositories: creation, collaborators, branches and git refs.
 
-import re
+Organizations: `POST /orgs/{org}/repos` by the first caller for an organization that does not exist yet
+creates it with that caller as its only member. After that only members may create repositories in it (403
+otherwise, like GitHub); the admin route `PUT /_hub/orgs/{org}/members/{login}` adds members. A login that
+is a user, not an organization, answers 404.
+"""
 
 from .. import shapes
-from ..routing import HubError, invalid, not_found, route
+from ..routing import HubError, invalid, not_found, route, valid_repo_name
 from ..store import now_iso
 
 # Handlers take (hub, req, **path params) and return (status, body, headers).
@@ -12,7 +16,7 @@ from ..store import now_iso
 def _create_repo(hub, req, owner, owner_type):
     data = req.object()
     name = data.get("name")
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9._-]+", name or ""):
+    if not valid_repo_name(name):
         raise invalid([{"resource": "Repository", "code": "missing_field", "field": "name"}],
                       "Repository creation failed.")
     if hub.store.repo(owner, name):
@@ -39,7 +43,15 @@ def create_user_repo(hub, req):
 
 @route("POST", "/orgs/{org}/repos", "repos/create-in-org", auth=True)
 def create_org_repo(hub, req, org):
-    return _create_repo(hub, req, org, "Organization")
+    account = hub.store.one("SELECT * FROM users WHERE login = ?", org)
+    if account is not None and account["type"] != "Organization":
+        raise not_found()
+    if account is None:
+        req.object()  # a malformed body creates no organization
+        hub.add_org_member(org, req.login)
+    elif not hub.is_org_member(org, req.login):
+        raise HubError(403, "You need admin access to the organization before adding a repository to it.")
+    return _create_repo(hub, req, account["login"] if account is not None else org, "Organization")
 
 
 @route("GET", "/repos/{owner}/{repo}", "repos/get")
