@@ -1,4 +1,9 @@
-"""Routes for issues: issues, comments, the timeline and sub-issues."""
+"""Routes for issues: issues, comments, the timeline, sub-issues and dependencies (blocked by / blocking).
+
+Dependencies take the blocking issue's id (not its number), as sub-issues take `sub_issue_id`; the blocker may
+be in any repository the caller can read, but not be a pull request or the issue itself. Adding and removing
+answer with the blocked issue (the one in the URL).
+"""
 
 from .. import shapes
 from ..routing import HubError, invalid, labels_from_body, not_found, require_text, route
@@ -228,3 +233,79 @@ def get_parent(hub, req, owner, repo, number):
         raise not_found()
     return 200, hub.issue_json(row, hub.store.one("SELECT * FROM issues WHERE id = ?", link["parent_id"])), {}
 
+
+# --- dependencies -------------------------------------------------------------------------------------
+
+
+def _issue_json_any_repo(hub, issue_row):
+    """An issue's JSON with its own repository (a dependency may link issues of two repositories)."""
+    return hub.issue_json(hub.store.one("SELECT * FROM repos WHERE id = ?", issue_row["repo_id"]), issue_row)
+
+
+def _dependency_rows(hub, req, issue_row, column, other):
+    rows = hub.store.q(f"SELECT issues.* FROM issues JOIN issue_dependencies ON issues.id = issue_dependencies.{other} "
+                       f"WHERE issue_dependencies.{column} = ? ORDER BY issue_dependencies.id", issue_row["id"])
+    readable = [r for r in rows if _readable(hub, r, req.login)]
+    page, headers = hub.paginate(req, readable, req.path)
+    return 200, [_issue_json_any_repo(hub, r) for r in page], headers
+
+
+def _readable(hub, issue_row, login) -> bool:
+    repo = hub.store.one("SELECT * FROM repos WHERE id = ?", issue_row["repo_id"])
+    return repo is not None and (not repo["private"] or hub._can_read(repo, login))
+
+
+@route("GET", "/repos/{owner}/{repo}/issues/{number}/dependencies/blocked_by", "issues/list-dependencies-blocked-by")
+def list_blocked_by(hub, req, owner, repo, number):
+    row = hub.repo_or_404(owner, repo, req.login)
+    return _dependency_rows(hub, req, hub.issue_or_404(row, number), "blocked_id", "blocking_id")
+
+
+@route("GET", "/repos/{owner}/{repo}/issues/{number}/dependencies/blocking", "issues/list-dependencies-blocking")
+def list_blocking(hub, req, owner, repo, number):
+    row = hub.repo_or_404(owner, repo, req.login)
+    return _dependency_rows(hub, req, hub.issue_or_404(row, number), "blocking_id", "blocked_id")
+
+
+@route("POST", "/repos/{owner}/{repo}/issues/{number}/dependencies/blocked_by", "issues/add-blocked-by-dependency",
+       auth=True)
+def add_blocked_by(hub, req, owner, repo, number):
+    row = hub.repo_or_404(owner, repo, req.login)
+    hub.require_write(row, req.login)
+    blocked = hub.issue_or_404(row, number)
+    data = req.object()
+    blocking_id = data.get("issue_id")
+    if blocking_id is None:
+        raise invalid([{"resource": "IssueDependency", "code": "missing_field", "field": "issue_id"}])
+    if not isinstance(blocking_id, int) or isinstance(blocking_id, bool):
+        raise invalid([{"resource": "IssueDependency", "code": "invalid", "field": "issue_id"}])
+    blocking = hub.store.one("SELECT * FROM issues WHERE id = ?", blocking_id)
+    if blocking is None or not _readable(hub, blocking, req.login) or blocking["id"] == blocked["id"] \
+            or blocking["is_pr"]:
+        raise invalid([{"resource": "IssueDependency", "code": "invalid", "field": "issue_id"}])
+    if hub.store.one("SELECT 1 FROM issue_dependencies WHERE blocked_id = ? AND blocking_id = ?",
+                     blocked["id"], blocking["id"]) is not None:
+        raise invalid([{"resource": "IssueDependency", "code": "custom", "field": "issue_id",
+                        "message": "Issue is already blocked by this issue"}])
+    hub.store.run("INSERT INTO issue_dependencies (blocked_id, blocking_id) VALUES (?, ?)", blocked["id"],
+                  blocking["id"])
+    hub.touch(blocked)
+    blocked = hub.issue_or_404(row, number)
+    return 201, hub.issue_json(row, blocked), {
+        "Location": f"{hub.base}/repos/{hub.full(row)}/issues/{blocked['number']}/dependencies/blocked_by"}
+
+
+@route("DELETE", "/repos/{owner}/{repo}/issues/{number}/dependencies/blocked_by/{issue_id}",
+       "issues/remove-dependency-blocked-by", auth=True)
+def remove_blocked_by(hub, req, owner, repo, number, issue_id):
+    row = hub.repo_or_404(owner, repo, req.login)
+    hub.require_write(row, req.login)
+    blocked = hub.issue_or_404(row, number)
+    if not issue_id.isdigit() or hub.store.one(
+            "SELECT 1 FROM issue_dependencies WHERE blocked_id = ? AND blocking_id = ?", blocked["id"],
+            int(issue_id)) is None:
+        raise not_found()
+    hub.store.run("DELETE FROM issue_dependencies WHERE blocked_id = ? AND blocking_id = ?", blocked["id"],
+                  int(issue_id))
+    hub.touch(blocked)
+    return 200, hub.issue_json(row, hub.issue_or_404(row, number)), {}
