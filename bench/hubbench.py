@@ -18,17 +18,17 @@ class Hub:
         self.server.start()
         self.url = self.server.url
 
-    def call(self, method: str, path: str, body=None):
+    def call(self, method: str, path: str, body=None, token: str = TOKEN):
         request = urllib.request.Request(
             self.url + path, method=method, data=json.dumps(body).encode() if body is not None else None,
-            headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json", "User-Agent": "bench"},
+            headers={"Authorization": f"token {token}", "Content-Type": "application/json", "User-Agent": "bench"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             text = response.read()
         return json.loads(text) if text else {}
 
     def stats(self) -> dict:
-        return self.call("GET", "/_hub/stats")
+        return self.call("GET", "/_hub/stats", token=self.server.admin_token)
 
     def stop(self) -> None:
         self.server.stop()

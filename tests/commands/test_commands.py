@@ -41,12 +41,12 @@ def test_setup_creates_the_seven_labels_once_and_keeps_user_edits(target_repo, h
     assert (loaded.owner, loaded.repo, loaded.api_url) == ("acme", "widgets", hub_repo.url)
     assert (target_repo / ".codex-orchestrator" / "prompts" / "implement.md").is_file()
 
-    writes = hub_repo.api.ok("GET", "/_hub/stats")["writes"]
+    writes = hub_repo.api.admin("GET", "/_hub/stats")["writes"]
     config.write_text(config.read_text() + "\n# my edit\n")
     second = exe("cxo-setup", "--target", str(target_repo), "--prepare-labels", "--json")
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout)["labels_to_create"] == []
-    assert hub_repo.api.ok("GET", "/_hub/stats")["writes"] == writes
+    assert hub_repo.api.admin("GET", "/_hub/stats")["writes"] == writes
     assert "# my edit" in config.read_text() and "kept your edits" in second.stderr
     forced = exe("cxo-setup", "--target", str(target_repo), "--force")
     assert forced.returncode == 0 and "# my edit" not in config.read_text()
@@ -54,12 +54,12 @@ def test_setup_creates_the_seven_labels_once_and_keeps_user_edits(target_repo, h
 
 def test_setup_dry_run_writes_and_creates_nothing(target_repo, hub_repo):
     before = tree(target_repo)
-    writes = hub_repo.api.ok("GET", "/_hub/stats")["writes"]
+    writes = hub_repo.api.admin("GET", "/_hub/stats")["writes"]
     proc = exe("cxo-setup", "--target", str(target_repo), "--dry-run", "--prepare-labels")
     assert proc.returncode == 0, proc.stderr
     assert "would create label agent:auto" in proc.stderr
     assert tree(target_repo) == before
-    assert hub_repo.api.ok("GET", "/_hub/stats")["writes"] == writes
+    assert hub_repo.api.admin("GET", "/_hub/stats")["writes"] == writes
 
 
 def make_fixture_issues(api):
@@ -88,11 +88,11 @@ def make_fixture_issues(api):
 
 def test_status_classifies_every_skip_reason_without_writing(target_repo, hub_repo):
     made = make_fixture_issues(hub_repo.api)
-    writes = hub_repo.api.ok("GET", "/_hub/stats")["writes"]
+    writes = hub_repo.api.admin("GET", "/_hub/stats")["writes"]
     proc = exe("cxo-status", "--target", str(target_repo), "--json")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    assert hub_repo.api.ok("GET", "/_hub/stats")["writes"] == writes
+    assert hub_repo.api.admin("GET", "/_hub/stats")["writes"] == writes
     eligible = {i["number"]: i["mode"] for i in result["eligible"]}
     assert eligible == {made["auto"]: "auto", made["plan"]: "plan-auto"}
     reasons = {i["number"]: i["reason"] for i in result["skipped"]}

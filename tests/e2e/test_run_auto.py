@@ -159,10 +159,10 @@ def test_the_agent_never_sees_the_github_token(target_repo, hub_repo, tmp_path, 
 def test_ineligible_issue_is_refused_without_any_write(target_repo, hub_repo, tmp_path):
     scripted_agent(target_repo, tmp_path, [CHANGE, {"report": GOOD_REPORT}])
     issue = open_issue(hub_repo, labels=("agent:auto", "agent:manual"))
-    before = hub_repo.api.ok("GET", "/_hub/stats")["writes"]
+    before = hub_repo.api.admin("GET", "/_hub/stats")["writes"]
     final = run_issue(target_repo, issue["number"])
     assert final["status"] == "blocked" and "manual" in final["blocked"]["reason"]
-    assert hub_repo.api.ok("GET", "/_hub/stats")["writes"] == before
+    assert hub_repo.api.admin("GET", "/_hub/stats")["writes"] == before
     assert comments_of(hub_repo, issue["number"]) == []
 
 

@@ -73,7 +73,7 @@ def test_etag_304_costs_no_rate_limit(hub_repo):
     new_issue(api)
     status, _, _ = api.call("GET", f"{R}/issues", headers={"If-None-Match": headers["ETag"]})
     assert status == 200
-    stats = api.ok("GET", "/_hub/stats")
+    stats = api.admin("GET", "/_hub/stats")
     assert stats["not_modified"] == 2
 
 
@@ -212,12 +212,12 @@ def test_ghapi_talks_to_the_hub(hub_repo):
 
 def test_fault_injection_answers_errors_and_drops_writes(hub_repo):
     api = hub_repo.api
-    api.ok("POST", "/_hub/faults", {"error_rate": 1.0})
+    api.admin("POST", "/_hub/faults", {"error_rate": 1.0})
     assert api.call("GET", f"{R}/issues")[0] in (502, 503)
-    api.ok("POST", "/_hub/faults", {"drop_rate": 1.0})
+    api.admin("POST", "/_hub/faults", {"drop_rate": 1.0})
     with pytest.raises(Exception):  # noqa: B017 - the connection closes without a response
         api.call("POST", f"{R}/issues", {"title": "lost"})
-    api.ok("POST", "/_hub/faults", {})
+    api.admin("POST", "/_hub/faults", {})
     assert [i["title"] for i in api.ok("GET", f"{R}/issues")] == ["lost"]  # the write happened
-    faults = api.ok("GET", "/_hub/stats")["faults"]
+    faults = api.admin("GET", "/_hub/stats")["faults"]
     assert faults == {"errors": 1, "dropped": 1}

@@ -67,10 +67,10 @@ def test_a_stale_claim_is_taken_over_and_recorded(target_repo, hub_repo, tmp_pat
 def test_a_live_claim_is_not_taken_over(target_repo, hub_repo, tmp_path):
     scripted_agent(target_repo, tmp_path, [{"write": {"X.md": "x\n"}}, {"report": GOOD_REPORT}])
     number = stranded_issue(hub_repo, timedelta(minutes=10))
-    writes = hub_repo.api.ok("GET", "/_hub/stats")["writes"]
+    writes = hub_repo.api.admin("GET", "/_hub/stats")["writes"]
     final = run_issue(target_repo, number)
     assert final["status"] == "blocked" and final["blocked"]["reason"].startswith("not eligible: running")
-    assert hub_repo.api.ok("GET", "/_hub/stats")["writes"] == writes
+    assert hub_repo.api.admin("GET", "/_hub/stats")["writes"] == writes
 
 
 def test_a_live_run_renews_its_lease(target_repo, hub_repo, tmp_path):

@@ -15,15 +15,15 @@ def test_thirty_runs_under_injected_faults_end_published_or_cleanly_blocked(targ
     scripted_agent(target_repo, tmp_path, [{"write": {"CHANGE.md": "change\n"}}, {"report": GOOD_REPORT}])
     numbers = [hub_repo.api.ok("POST", f"{R}/issues", {"title": f"task {n}", "labels": ["agent:auto"]})["number"]
                for n in range(30)]
-    hub_repo.api.ok("POST", "/_hub/faults", {"error_rate": 0.1, "drop_rate": 0.1, "seed": 7})
+    hub_repo.api.admin("POST", "/_hub/faults", {"error_rate": 0.1, "drop_rate": 0.1, "seed": 7})
     outcomes = []
     for number in numbers:
         try:
             outcomes.append(run_issue(target_repo, number)["status"])
         except Exception as exc:  # a run may fail; it must not leave duplicates or a stranded claim
             outcomes.append(f"error: {exc}")
-    hub_repo.api.ok("POST", "/_hub/faults", {})
-    faults = hub_repo.api.ok("GET", "/_hub/stats")["faults"]
+    hub_repo.api.admin("POST", "/_hub/faults", {})
+    faults = hub_repo.api.admin("GET", "/_hub/stats")["faults"]
     assert faults["errors"] > 10 and faults["dropped"] > 5  # the faults really happened
 
     pulls = hub_repo.api.ok("GET", f"{R}/pulls?state=all&per_page=100")
@@ -58,11 +58,11 @@ def test_a_lost_claim_comment_is_found_not_posted_twice(target_repo, hub_repo, t
     real_create = tracker.create_comment
 
     def lossy_create(n, body):
-        hub_repo.api.ok("POST", "/_hub/faults", {"drop_rate": drop})
+        hub_repo.api.admin("POST", "/_hub/faults", {"drop_rate": drop})
         try:
             return real_create(n, body)
         finally:
-            hub_repo.api.ok("POST", "/_hub/faults", {})
+            hub_repo.api.admin("POST", "/_hub/faults", {})
 
     tracker.create_comment = lossy_create
     env = claim.run(envelope.new(target_repo, number), policy=pol, say=lambda m: None, tracker=tracker)

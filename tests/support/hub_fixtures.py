@@ -16,11 +16,15 @@ TOKEN = "test-token"
 
 
 class Api:
-    """A tiny JSON client for the hub: call(method, path, body=None, headers=None) -> (status, headers, json)."""
+    """A tiny JSON client for the hub: call(method, path, body=None, headers=None) -> (status, headers, json).
 
-    def __init__(self, url: str, token: str | None = TOKEN):
+    `admin(method, path, body=None)` calls a `/_hub/*` route with the hub's admin token.
+    """
+
+    def __init__(self, url: str, token: str | None = TOKEN, admin_token: str | None = None):
         self.url = url
         self.token = token
+        self.admin_token = admin_token
 
     def call(self, method: str, path: str, body=None, headers=None, token: str | None = None):
         all_headers = {"Accept": "application/vnd.github+json", "User-Agent": "cxo-tests",
@@ -41,6 +45,10 @@ class Api:
         status, _, data = self.call(method, path, body, **kw)
         assert status < 300, f"{method} {path} -> {status}: {data}"
         return data
+
+    def admin(self, method: str, path: str, body=None):
+        assert self.admin_token, "this Api was made without the hub's admin token"
+        return self.ok(method, path, body, token=self.admin_token)
 
 
 def start_hub(tmp_path: Path, **kwargs):
@@ -101,7 +109,7 @@ def push_dir(directory: Path, clone_url: str, token: str = TOKEN, branch: str = 
 @pytest.fixture
 def hub_repo(hub, tmp_path) -> HubRepo:
     """acme/widgets on the hub with one commit on main (a tiny Python package and its test), pushed with git."""
-    api = Api(hub.url, token="as:acme")
+    api = Api(hub.url, token="as:acme", admin_token=hub.admin_token)
     repo = api.ok("POST", "/user/repos", {"name": "widgets"})
     seed = tmp_path / "seed"
     seed.mkdir()

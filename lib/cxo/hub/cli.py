@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--data", required=True, type=Path, help="state directory (SQLite + bare repositories)")
     serve.add_argument("--token", action="append", metavar="[LOGIN:]TOKEN",
                        help="accept only these tokens (repeatable); LOGIN:TOKEN authenticates as LOGIN")
+    serve.add_argument("--admin-token", metavar="TOKEN",
+                       help="the token /_hub/* admin routes require (default: a random one kept in DATA/admin-token;"
+                            " without --token, `admin` is accepted too)")
     serve.add_argument("--fault-rate", type=float, default=0.0, help="share of API requests answered 502/503")
     serve.add_argument("--drop-rate", type=float, default=0.0, help="share of writes processed but not answered")
     serve.add_argument("--latency-ms", type=int, default=0, help="delay added to every API request")
@@ -85,12 +88,16 @@ def serve(args) -> int:
     faults = FaultConfig(args.fault_rate, args.latency_ms, args.drop_rate, args.fault_seed)
     try:
         server = HubServer(args.data, tokens=args.token, host=args.host, port=args.port, faults=faults,
-                           verbose=args.verbose)
+                           verbose=args.verbose, admin_token=args.admin_token)
+    except ValueError as err:
+        raise Fail(f"--token: {err}", EXIT_USAGE) from None
     except OSError as err:
         raise Fail(f"cannot listen on {args.host}:{args.port} ({err.strerror}): pick another --port",
                    EXIT_USAGE) from None
     print(server.url, flush=True)
     print(f"cxo-hub: serving {server.url} with data in {args.data}", file=sys.stderr, flush=True)
+    if not args.admin_token:
+        print(f"cxo-hub: the admin token for /_hub/* is in {args.data / 'admin-token'}", file=sys.stderr, flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -15,7 +15,12 @@ class GitRepos:
         root.mkdir(parents=True, exist_ok=True)
 
     def path(self, owner: str, name: str) -> Path:
-        return self.root / owner.lower() / f"{name.lower()}.git"
+        """<root>/<owner>/<name>.git; a second guard after the API's name rules: never a path outside root."""
+        path = self.root / owner.lower() / f"{name.lower()}.git"
+        if "/" in owner or "/" in name or owner in ("", ".", "..") or name in ("", ".", "..") or \
+                not path.resolve().is_relative_to(self.root.resolve()):
+            raise ValueError(f"repository path outside the git root: {owner!r}/{name!r}")
+        return path
 
     def git(self, owner: str, name: str, *args: str, check: bool = True, env: dict | None = None) -> str:
         proc = subprocess.run(

@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY, issue_id INTEGER, event TEXT, label TEXT, label_color TEXT, actor TEXT,
   created_at TEXT);
 CREATE TABLE IF NOT EXISTS sub_issues (parent_id INTEGER, child_id INTEGER UNIQUE, position INTEGER);
+CREATE TABLE IF NOT EXISTS issue_dependencies (
+  id INTEGER PRIMARY KEY, blocked_id INTEGER, blocking_id INTEGER, UNIQUE(blocked_id, blocking_id));
+CREATE TABLE IF NOT EXISTS org_members (org TEXT COLLATE NOCASE, login TEXT COLLATE NOCASE, UNIQUE(org, login));
 """
 
 

@@ -1,0 +1,280 @@
+"""The hub's model: store and git access, GitHub's JSON shapes, auth (users, org members, admin) and rate limits."""
+
+import base64
+import hmac
+import os
+import random
+import secrets
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+from . import shapes
+from .git import GitRepos
+from .routing import FaultConfig, HubError, Request, invalid, not_found, valid_login
+from .store import Store, now_iso
+
+RATE_LIMIT = 5000
+DEFAULT_USER = "hubber"
+OPEN_ADMIN_TOKEN = "admin"  # also accepted for /_hub/* when the hub runs without a token list (open mode)
+ADMIN_TOKEN_FILE = "admin-token"
+
+
+class Hub:
+    def __init__(self, data_dir: Path, tokens=None, faults: FaultConfig | None = None,
+                 admin_token: str | None = None):
+        self.data_dir = Path(data_dir)
+        self.tokens = self._parse_tokens(tokens)
+        self.store = Store(self.data_dir / "hub.sqlite3")
+        self.git = GitRepos(self.data_dir / "git")
+        self.admin_token = self._admin_token(admin_token)
+        self.faults = faults or FaultConfig()
+        self._rng = random.Random(self.faults.seed)
+        self.base = ""  # set once the server knows its port
+        self.on_response = None
+        self.stats_lock = threading.Lock()
+        self.reset_stats()
+        self.rate: dict[str, list] = {}
+
+    @staticmethod
+    def _parse_tokens(tokens):
+        if not tokens:
+            return None
+        parsed = {}
+        for entry in tokens:
+            login, sep, token = entry.partition(":")
+            if sep and not valid_login(login):
+                raise ValueError(f"token for {login!r}: not a valid GitHub login")
+            parsed[token if sep else login] = login if sep else DEFAULT_USER
+        return parsed
+
+    def _admin_token(self, given: str | None) -> str:
+        """The token for /_hub/*: the given one, else the one in <data>/admin-token, else a new random one there."""
+        if given:
+            return given
+        path = self.data_dir / ADMIN_TOKEN_FILE
+        if path.is_file() and path.read_text().strip():
+            return path.read_text().strip()
+        token = secrets.token_urlsafe(24)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(token + "\n")
+        return token
+
+    def reset_stats(self):
+        with self.stats_lock:
+            self.stats = {"total": 0, "billable": 0, "not_modified": 0, "writes": 0, "by_op": {},
+                          "faults": {"errors": 0, "dropped": 0}, "git": 0}
+
+    def set_faults(self, faults: FaultConfig):
+        self.faults = faults
+        self._rng = random.Random(faults.seed)
+
+    # --- auth and rate limit -------------------------------------------------------------
+    def authenticate(self, header: str | None) -> str | None:
+        if not header:
+            return None
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() not in ("token", "bearer") or not token:
+            raise HubError(401, "Bad credentials")
+        if self.tokens is None:
+            if token.startswith("as:") and len(token) > 3:
+                if not valid_login(token[3:]):
+                    raise HubError(401, "Bad credentials")
+                return token[3:]
+            return DEFAULT_USER
+        if token not in self.tokens:
+            raise HubError(401, "Bad credentials")
+        return self.tokens[token]
+
+    def require_admin(self, header: str | None) -> None:
+        """/_hub/* routes: 401 without credentials, 404 (the route is hidden) with anything but the admin token."""
+        if not header:
+            raise HubError(401, "Requires authentication")
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        accepted = [self.admin_token] + ([OPEN_ADMIN_TOKEN] if self.tokens is None else [])
+        if scheme.lower() not in ("token", "bearer") or not any(
+                hmac.compare_digest(token.encode(), ok.encode()) for ok in accepted):
+            raise not_found()
+
+    def is_org_member(self, org: str, login: str) -> bool:
+        return self.store.one("SELECT 1 FROM org_members WHERE org = ? AND login = ?", org, login) is not None
+
+    def add_org_member(self, org: str, login: str) -> None:
+        self.store.user(org, "Organization")
+        self.store.user(login)
+        self.store.run("INSERT OR IGNORE INTO org_members (org, login) VALUES (?, ?)", org, login)
+
+    def git_user(self, header: str | None) -> str | None:
+        """Basic auth for git: the password (or a token-as-username) must be an accepted token."""
+        if not header or not header.lower().startswith("basic "):
+            return None
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        except ValueError:
+            return None
+        for candidate in (password, user):
+            if not candidate:
+                continue
+            try:
+                return self.authenticate(f"token {candidate}")
+            except HubError:
+                continue
+        return None
+
+    def rate_headers(self, login: str | None, billable: bool) -> dict:
+        key = login or "anonymous"
+        limit = RATE_LIMIT if login else 60
+        now = time.time()
+        window = self.rate.get(key)
+        if window is None or window[1] <= now:
+            window = self.rate[key] = [0, int(now // 3600 + 1) * 3600]
+        if billable:
+            window[0] += 1
+        return {"x-ratelimit-limit": str(limit), "x-ratelimit-remaining": str(max(0, limit - window[0])),
+                "x-ratelimit-used": str(window[0]), "x-ratelimit-reset": str(window[1]),
+                "x-ratelimit-resource": "core"}
+
+    # --- helpers for handlers ----------------------------------------------------------
+    def repo_or_404(self, owner, name, login=None):
+        row = self.store.repo(owner, name)
+        if row is None or (row["private"] and not self._can_read(row, login)):
+            raise not_found()
+        return row
+
+    def _can_read(self, repo, login):
+        return login is not None and (login.lower() == repo["owner"].lower() or self._is_collaborator(repo, login))
+
+    def _is_collaborator(self, repo, login):
+        row = self.store.one("SELECT 1 FROM collaborators WHERE repo_id = ? AND login = ?", repo["id"], login)
+        return row is not None
+
+    def require_write(self, repo, login):
+        if login is None:
+            raise HubError(401, "Requires authentication")
+        if self.tokens is None:
+            return  # any accepted token may write, as the documented default of the hub
+        if not (login.lower() == repo["owner"].lower() or self._is_collaborator(repo, login) or login == DEFAULT_USER):
+            raise HubError(403, "Resource not accessible by personal access token")
+
+    def association(self, repo, login) -> str:
+        if login.lower() == repo["owner"].lower():
+            return "OWNER"
+        if self._is_collaborator(repo, login):
+            return "COLLABORATOR"
+        return "NONE"
+
+    def user_json(self, login):
+        return shapes.user(self.base, self.store.user(login))
+
+    def full(self, repo):
+        return f"{repo['owner']}/{repo['name']}"
+
+    def label_json(self, repo, row):
+        return shapes.label(self.base, self.full(repo), row)
+
+    def issue_json(self, repo, row):
+        labels = [self.label_json(repo, lab) for lab in self.store.issue_labels(row["id"])]
+        comments = self.store.one("SELECT COUNT(*) FROM comments WHERE issue_id = ?", row["id"])[0]
+        return shapes.issue(self.base, self.base, self.full(repo), row, self.user_json(row["user"]), labels,
+                            comments, self.association(repo, row["user"]), self.store.pull(row["id"]))
+
+    def comment_json(self, repo, row):
+        issue = self.store.one("SELECT number FROM issues WHERE id = ?", row["issue_id"])
+        return shapes.comment(self.base, self.base, self.full(repo), issue["number"], row,
+                              self.user_json(row["user"]), self.association(repo, row["user"]))
+
+    def side(self, repo, ref, sha):
+        owner_row = self.store.user(repo["owner"])
+        return {"label": f"{repo['owner']}:{ref}", "ref": ref, "sha": sha, "user": shapes.user(self.base, owner_row),
+                "repo": self.repo_json(repo)}
+
+    def repo_json(self, repo):
+        open_issues = self.store.one("SELECT COUNT(*) FROM issues WHERE repo_id = ? AND state = 'open'", repo["id"])[0]
+        return shapes.repo(self.base, repo, self.store.user(repo["owner"], repo["owner_type"] or "User"),
+                           open_issues, self.base)
+
+    def pull_json(self, repo, issue_row, pull_row):
+        owner, name = repo["owner"], repo["name"]
+        head_sha = (self.git.ref_sha(owner, name, f"refs/heads/{pull_row['head_ref']}")
+                    or pull_row["head_sha_at_close"] or "0" * 40)
+        base_sha = self.git.ref_sha(owner, name, f"refs/heads/{pull_row['base_ref']}") or "0" * 40
+        stats = {"mergeable": None, "commits": 0, "additions": 0, "deletions": 0, "changed_files": 0,
+                 "comments": self.store.one("SELECT COUNT(*) FROM comments WHERE issue_id = ?", issue_row["id"])[0]}
+        if "0" * 40 not in (head_sha, base_sha):
+            stats.update(self.git.diff_stats(owner, name, base_sha, head_sha))
+            stats["commits"] = self.git.commits_between(owner, name, base_sha, head_sha)
+            stats["mergeable"] = self.git.merge_tree(owner, name, base_sha, head_sha) is not None
+        labels = [self.label_json(repo, lab) for lab in self.store.issue_labels(issue_row["id"])]
+        merged_by = self.user_json(pull_row["merged_by"]) if pull_row["merged_by"] else None
+        return shapes.pull(self.base, self.base, self.full(repo), issue_row, pull_row,
+                           self.user_json(issue_row["user"]), labels, self.association(repo, issue_row["user"]),
+                           self.side(repo, pull_row["head_ref"], head_sha),
+                           self.side(repo, pull_row["base_ref"], base_sha), stats, merged_by)
+
+    def touch(self, issue_row):
+        self.store.run("UPDATE issues SET updated_at = ? WHERE id = ?", now_iso(), issue_row["id"])
+
+    def event(self, issue_row, event, login, label=None):
+        self.store.run("INSERT INTO events (issue_id, event, label, label_color, actor, created_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", issue_row["id"], event, label["name"] if label else None,
+                       label["color"] if label else None, login, now_iso())
+
+    def ensure_label(self, repo, name) -> object:
+        row = self.store.label(repo["id"], name)
+        if row is None:  # GitHub creates an unknown label on add, colour ededed, no description
+            self.store.run("INSERT INTO labels (repo_id, name, color, description) VALUES (?, ?, 'ededed', NULL)",
+                           repo["id"], name)
+            row = self.store.label(repo["id"], name)
+        return row
+
+    def add_labels(self, repo, issue_row, names, login):
+        for name in names:
+            row = self.ensure_label(repo, str(name))
+            if self.store.one("SELECT 1 FROM issue_labels WHERE issue_id = ? AND label_id = ?",
+                              issue_row["id"], row["id"]) is None:
+                self.store.run("INSERT INTO issue_labels (issue_id, label_id) VALUES (?, ?)",
+                               issue_row["id"], row["id"])
+                self.event(issue_row, "labeled", login, row)
+        self.touch(issue_row)
+
+    def remove_label_rows(self, issue_row, rows, login):
+        for row in rows:
+            self.store.run("DELETE FROM issue_labels WHERE issue_id = ? AND label_id = ?", issue_row["id"], row["id"])
+            self.event(issue_row, "unlabeled", login, row)
+        self.touch(issue_row)
+
+    def issue_or_404(self, repo, number):
+        row = self.store.issue(repo["id"], int(number)) if str(number).isdigit() else None
+        if row is None:
+            raise not_found()
+        return row
+
+    def paginate(self, req: Request, items: list, path: str) -> tuple[list, dict]:
+        try:
+            per_page = min(100, max(1, int(req.arg("per_page", 30))))
+            page = max(1, int(req.arg("page", 1)))
+        except ValueError:
+            raise invalid([{"resource": "Search", "field": "per_page", "code": "invalid"}]) from None
+        last = max(1, -(-len(items) // per_page))
+        chunk = items[(page - 1) * per_page: page * per_page]
+        if last == 1:
+            return chunk, {}
+        query = {k: v[0] for k, v in req.query.items() if k not in ("page",)}
+        query["per_page"] = str(per_page)
+
+        def link(n, rel):
+            return f'<{self.base}{path}?{urlencode({**query, "page": n})}>; rel="{rel}"'
+
+        links = []
+        if page < last:
+            links.append(link(page + 1, "next"))
+            links.append(link(last, "last"))
+        if page > 1:
+            links.insert(0, link(page - 1, "prev"))
+            links.insert(1, link(1, "first"))
+        return chunk, {"Link": ", ".join(links)}
+
