@@ -80,6 +80,14 @@ def write_demo_policy(target: Path) -> None:
     # An independent reviewer pass, run read-only by the review gate.
     policy["reviewGates"]["reviewer"] = {"command": sys.executable, "args": ["-m", "cxo.demo_agent", "--review"]}
     path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    # cxo reads the policy from the fetched base branch: commit and push it, as a maintainer would.
+    from .gitutil import token_env
+
+    git(target, "add", ".codex-orchestrator")
+    git(target, "commit", "-q", "-m", "cxo policy")
+    subprocess.run(["git", "push", "-q", "origin", "main"], cwd=target, check=True, capture_output=True,
+                   env={**os.environ, **GIT_ID, **token_env(TOKEN)})
+    git(target, "fetch", "-q", "origin")
 
 
 def main(argv=None) -> int:

@@ -23,6 +23,23 @@ CODEX = ROOT / ".tools" / "node_modules" / ".bin" / "codex"
 pytestmark = pytest.mark.skipif(not CODEX.exists(), reason="the pinned Codex CLI is not installed: run "
                                 "scripts/install-codex.sh (CI does)")
 
+
+
+@pytest.fixture
+def tmp_path(request):
+    """Outside /tmp: with a system bubblewrap on PATH, Codex 0.169's workspace-write sandbox refuses writes
+    under /tmp (and its helper aliases refuse a CODEX_HOME there), so these tests, like cxo's own state
+    directory, live elsewhere."""
+    import re
+    import tempfile
+
+    root = Path("/var/tmp/cxo-tests")
+    root.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=re.sub(r"\W", "_", request.node.name)[:40] + "-", dir=root))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 PATCH = """*** Begin Patch
 *** Update File: greeting.txt
 @@

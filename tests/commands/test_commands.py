@@ -172,12 +172,12 @@ def test_seed_config_json_and_empty_policy(target_repo):
     (config_dir / "config.yaml").unlink()
     (config_dir / "config.json").write_text(json.dumps({"labels": {"auto": "bot:go"}, "runner": {
         "workspaceRoot": "../wt"}}))
-    loaded = policy_mod.load(target_repo)
+    loaded = policy_mod.load(target_repo, working_copy=True)
     assert loaded.label("auto") == "bot:go" and loaded.label("review") == "agent:review"
     assert loaded.workspace_root == (target_repo.parent / "wt").resolve()
     (config_dir / "config.json").unlink()
     (config_dir / "config.yaml").write_text("")
-    assert policy_mod.load(target_repo).data == {**policy_mod.defaults(), "github": {
+    assert policy_mod.load(target_repo, working_copy=True).data == {**policy_mod.defaults(), "github": {
         **policy_mod.defaults()["github"], "owner": "acme", "repo": "widgets"}}
 
 
@@ -219,3 +219,17 @@ def test_bad_envelope_is_exit_2_naming_the_field():
 
 def test_api_clients_agree(hub_repo):
     assert Api(hub_repo.url, hub_repo.token).ok("GET", "/user")["login"] == "acme"
+
+
+def test_the_policy_comes_from_the_fetched_base_not_the_working_copy(target_repo, hub_repo):
+    # An agent (or anyone) editing the working copy's policy changes nothing: what is merged rules.
+    (target_repo / ".codex-orchestrator" / "config.yaml").write_text(
+        "reviewGates:\n  order: [report]\nlabels:\n  auto: 'bot:go'\n")
+    loaded = policy_mod.load(target_repo)
+    assert loaded.label("auto") == "agent:auto"
+    assert "safety" in loaded["reviewGates"]["order"]
+    assert loaded.source and str(loaded.path).endswith(":.codex-orchestrator/config.yaml")
+    # Once committed and pushed (and fetched), it applies.
+    write_policy(target_repo, {"github": {"owner": "acme", "repo": "widgets", "apiUrl": hub_repo.url},
+                               "labels": {"auto": "bot:go"}})
+    assert policy_mod.load(target_repo).label("auto") == "bot:go"

@@ -18,9 +18,12 @@ from tests.support.git_fixtures import git, reviewer_policy, write, write_policy
 BIN = Path(sys.executable).parent
 
 
-def context(repo, mode, *extra, threshold=3):
+def context(repo, mode, *extra, threshold=3, isolation="bubblewrap"):
+    copies = repo.parent / "copies"  # where a reviewer may keep what the test reads back
+    copies.mkdir(exist_ok=True)
     write_policy(repo, {"reviewGates": {"reviewer": reviewer_policy(mode, *extra),
-                                        "quality": {"cleanupReviewThreshold": threshold}}})
+                                        "quality": {"cleanupReviewThreshold": threshold}},
+                        "agent": {"isolation": isolation, "writePaths": [str(copies)]}})
     base = git(repo, "rev-list", "--max-parents=0", "HEAD").strip()
     pol = policy_mod.load(repo, infer_repo=False)
     return GateContext(worktree=repo, base=base, head=None, policy=pol, changes=collect_changes(repo, base),
@@ -43,7 +46,7 @@ def checked(result):
 
 def test_an_approving_reviewer_passes_and_sees_the_issue_diff_and_gates_but_no_transcript(git_repo, tmp_path):
     change(git_repo)
-    prompt = tmp_path / "review-prompt.md"
+    prompt = tmp_path / "copies" / "review-prompt.md"
     result = checked(run_one(ReviewGate(), context(git_repo, "approve", "--prompt-copy", str(prompt))))
     assert result["verdict"] == "pass" and "Looks right." in result["summary"]
     text = prompt.read_text()
@@ -66,10 +69,13 @@ def test_a_malformed_verdict_fails_with_a_clear_reason(git_repo):
     assert result["verdict"] == "fail" and "malformed at" in result["summary"]
 
 
-def test_a_reviewer_that_writes_to_its_workspace_is_caught(git_repo):
+@pytest.mark.parametrize("isolation,why", [("bubblewrap", "exited with status"),
+                                           ("none", "modified its read-only workspace")])
+def test_a_reviewer_that_writes_to_its_workspace_is_caught(git_repo, isolation, why):
+    # In the sandbox its copy is read-only (the write fails); without one the fingerprint catches the write.
     change(git_repo)
-    result = checked(run_one(ReviewGate(), context(git_repo, "write-workspace")))
-    assert result["verdict"] == "fail" and "modified its read-only workspace" in result["summary"]
+    result = checked(run_one(ReviewGate(), context(git_repo, "write-workspace", isolation=isolation)))
+    assert result["verdict"] == "fail" and why in result["summary"]
     assert not (git_repo / "sneaky.txt").exists()  # the real worktree was never exposed
 
 

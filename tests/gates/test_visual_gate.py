@@ -24,7 +24,9 @@ PNG = "import base64,os,pathlib; pathlib.Path(os.environ['CODEX_ORCHESTRATOR_PRO
 
 
 def context(repo, visual, report=None, labels=()):
-    write_policy(repo, {"reviewGates": {"visualProof": visual}})
+    copies = repo.parent / "copies"  # where the proof command may leave what the test reads back
+    copies.mkdir(exist_ok=True)
+    write_policy(repo, {"reviewGates": {"visualProof": visual}, "agent": {"writePaths": [str(copies)]}})
     base = git(repo, "rev-parse", "HEAD").strip()
     write(repo, "web/index.html", "<h1>new page</h1>\n")
     return GateContext(worktree=repo, base=base, head=None, policy=policy_mod.load(repo, infer_repo=False),
@@ -45,7 +47,7 @@ def test_a_command_that_exits_0_without_screenshots_fails(git_repo):
 def test_a_command_that_writes_screenshots_passes_with_seed_environment(git_repo, tmp_path, monkeypatch):
     monkeypatch.setenv("LOGIN_EMAIL", "qa@example.com")
     monkeypatch.setenv("GITHUB_TOKEN", "never-passed")
-    env_file = tmp_path / "proof-env.json"
+    env_file = tmp_path / "copies" / "proof-env.json"
     command = (f"{sys.executable} -c \"{PNG.format(name='home.png')}\" && "
                f"{sys.executable} -c 'import json,os; print(json.dumps(dict(os.environ)))' > {env_file}")
     result = checked(run_one(VisualGate(), context(git_repo, {"runnerValidationCommand": command,

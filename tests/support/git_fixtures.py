@@ -142,7 +142,7 @@ def scripted_agent(target: Path, tmp_path: Path, actions: list, extra_policy: di
     for action in actions:
         (kind, value), = action.items()
         writes = kind in ("env_dump", "read_prompt", "pause_once")
-        paths = list(value) if kind == "append" else [value] if writes else []
+        paths = list(value) if kind in ("append", "write") else [value] if writes else []
         outside |= {str(Path(p).parent) for p in paths if Path(p).is_absolute()}
     if outside:
         agent["writePaths"] = sorted(set(agent.get("writePaths", [])) | outside)
