@@ -14,7 +14,6 @@ from pathlib import Path
 
 from ..agents import environment
 from ..agents.base import AgentSpec
-from ..gitutil import git
 from ..policy import render
 from ..resources import schema_dir
 from ..schemas import errors as schema_errors
@@ -53,12 +52,34 @@ def set_writable(root: Path, writable: bool) -> None:
     root.chmod(mode | stat.S_IWUSR if writable else mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
 
 
+# Real content whatever the attributes say: no "Binary files differ", no textconv or external diff drivers.
+DIFF_FLAGS = ("--no-color", "--text", "--no-textconv", "--no-ext-diff")
+
+
+def attribute_files(ctx) -> list[str]:
+    """Changed `.gitattributes` files: they steer how git shows, diffs and converts everything else."""
+    return [p for p in ctx.changes.files if p.rsplit("/", 1)[-1] == ".gitattributes"]
+
+
+def attributes_note(ctx) -> str:
+    files = attribute_files(ctx)
+    if not files:
+        return ""
+    return ("NOTE FROM THE RUNNER: this change edits git attributes files: " + ", ".join(files) + ". Attributes "
+            "decide how git diffs, converts and merges files (`-diff` or `binary` hide content from diffs, "
+            "`filter`/`eol`/`working-tree-encoding` rewrite it). Check why the change needs them. The diff below "
+            "is shown with attributes ignored.\n\n")
+
+
 def full_diff(ctx) -> str:
-    args = ["diff", "--no-color", "--no-ext-diff", ctx.base] + ([ctx.head] if ctx.head else [])
-    text = git(ctx.worktree, *args)
+    from .content import git_bytes
+
+    args = ["diff", *DIFF_FLAGS, ctx.base] + ([ctx.head] if ctx.head else [])
+    raw = git_bytes(ctx.worktree, *args)
     if ctx.head is None:
         for path in ctx.changes.untracked:
-            text += git(ctx.worktree, "diff", "--no-color", "--no-index", "--", "/dev/null", path, retcode=None)
+            raw += git_bytes(ctx.worktree, "diff", *DIFF_FLAGS, "--no-index", "--", "/dev/null", path, check=False)
+    text = attributes_note(ctx) + raw.decode(errors="replace").replace("\0", "\\0")
     return text if len(text) <= DIFF_LIMIT else text[:DIFF_LIMIT] + "\n… (diff truncated)\n"
 
 
@@ -118,6 +139,10 @@ class ReviewGate(Gate):
         findings = [{"file": f["file"], "line": f["line"], "severity": f["severity"], "message": f["message"]}
                     for f in answer["findings"]]
         evidence = [{"reviewer_verdict": answer["verdict"], "reviewer_summary": answer["summary"]}]
+        for path in attribute_files(ctx):
+            findings.append({"file": path, "line": None, "severity": "info", "rule": "gitattributes",
+                             "message": "the change edits git attributes (shown to the reviewer with a warning)"})
+            evidence.append({"gitattributes_changed": path})
         if answer["verdict"] == "request-changes":
             return verdict(self.name, "fail", f"the reviewer requests changes: {answer['summary']}", evidence,
                            findings, logs)
