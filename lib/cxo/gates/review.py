@@ -17,6 +17,7 @@ from ..agents.base import AgentSpec
 from ..policy import render
 from ..resources import schema_dir
 from ..schemas import errors as schema_errors
+from ..untrusted import clean, fence, one_line
 from .base import Gate, verdict
 from .paths import head_content, quality, runtime_files
 from .tdd import Scratch
@@ -79,7 +80,7 @@ def full_diff(ctx) -> str:
     if ctx.head is None:
         for path in ctx.changes.untracked:
             raw += git_bytes(ctx.worktree, "diff", *DIFF_FLAGS, "--no-index", "--", "/dev/null", path, check=False)
-    text = attributes_note(ctx) + raw.decode(errors="replace").replace("\0", "\\0")
+    text = raw.decode(errors="replace").replace("\0", "\\0")
     return text if len(text) <= DIFF_LIMIT else text[:DIFF_LIMIT] + "\n… (diff truncated)\n"
 
 
@@ -161,8 +162,12 @@ class ReviewGate(Gate):
         gates = "\n".join(f"- {v['gate']}: {v['verdict']} - {v['summary']}" for v in ctx.verdicts) or "- (none)"
         template = policy.prompt_path("review").read_text()
         prompt = render(template, {
-            "issueNumber": issue["number"], "issueTitle": issue.get("title") or "",
-            "issueBody": issue.get("body") or "", "gateSummaries": gates, "diff": full_diff(ctx),
+            "issueNumber": issue["number"],
+            "issueTitle": fence(one_line(issue.get("title"), 200), "the issue title, written by its author"),
+            "issueBody": fence(clean(issue.get("body")) or "(no description)", "the issue body, written by its author"),
+            "gateSummaries": gates,
+            "diff": attributes_note(ctx) + fence(full_diff(ctx), "the diff of the change under review, written by "
+                                                 "the implementing agent"),
             "focus": self.focus(ctx), "reportPath": report_path, "verdictSchema": json.dumps(schema, indent=2),
         }, str(policy.prompt_path("review")))
         prompt_path = work / "prompt.md"
