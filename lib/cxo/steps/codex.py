@@ -9,15 +9,9 @@ from ..agents.base import AgentSpec
 from ..gitutil import config_fingerprint, rev_parse
 from ..redact import redact
 from ..schemas import errors as schema_errors
+from ..untrusted import one_line
 
 STEP = "codex"
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return redact("\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
-    except OSError:
-        return ""
 
 
 def read_report(path: Path) -> tuple[dict | None, str | None]:
@@ -29,8 +23,9 @@ def read_report(path: Path) -> tuple[dict | None, str | None]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         return None, f"malformed completion report: not JSON ({exc})"
     problems = schema_errors("completion-report", data)
-    if problems:
-        return None, f"malformed completion report at {problems[0]}"
+    if problems:  # the field only: jsonschema's message quotes the agent's value
+        return None, f"malformed completion report at {problems[0].split(':', 1)[0]}: it does not match " \
+                     "schema/completion-report.schema.json"
     return data, None
 
 
@@ -92,7 +87,8 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
         "report": None, "head_sha": rev_parse(worktree, "HEAD"),
     }
     env["codex"] = section
-    details = {"log_tail": _tail(spec.log_path), "log_path": str(spec.log_path)}
+    # The log stays local: the agent's output is never quoted in what the runner publishes.
+    details = {"log_path": str(spec.log_path)}
     if config_fingerprint(worktree) != config_before:
         return envelope.block(env, STEP, "the agent changed the repository's git configuration or hooks "
                               "(they steer the runner's own push): inspect .git/config and the hooks; "
@@ -107,6 +103,7 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
         return envelope.block(env, STEP, problem, details)
     section["report"] = report
     if report["status"] != "completed":
-        why = (report.get("promotion") or {}).get("reason") or report["summary"]
+        # The agent's question for a human is meant to be read: one clean, bounded line of it.
+        why = one_line((report.get("promotion") or {}).get("reason") or report["summary"], 500)
         return envelope.block(env, STEP, f"agent reported {report['status']}: {why}", {"report": report})
     return envelope.mark_done(env, STEP)
