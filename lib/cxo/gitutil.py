@@ -179,7 +179,7 @@ def token_env(token: str | None, url: str | None = None) -> dict:
 
 
 def config_fingerprint(worktree: Path) -> str:
-    """A hash of the git configuration and hooks the runner's own git commands would obey.
+    """A hash of the git configuration, hooks and info/attributes the runner's own git commands would obey.
 
     Worktrees share the repository's config: an agent that rewrites it (push URLs,
     `url.*.insteadOf`, `core.hooksPath`, includes) could redirect or hijack the
@@ -197,6 +197,12 @@ def config_fingerprint(worktree: Path) -> str:
     common = common if common.is_absolute() else (Path(worktree) / common)
     hooks = Path(git(worktree, "rev-parse", "--git-path", "hooks").strip())
     hooks = hooks if hooks.is_absolute() else (Path(worktree) / hooks)
+    # info/attributes steers the runner's `git add` (eol, encodings, ident) and hides content from diffs,
+    # and unlike .gitattributes it is not part of the change anyone reviews.
+    attributes = Path(git(worktree, "rev-parse", "--git-path", "info/attributes").strip())
+    attributes = attributes if attributes.is_absolute() else (Path(worktree) / attributes)
+    if attributes.is_file():
+        digest.update(b"info/attributes\0" + attributes.read_bytes())
     for directory in {common / "hooks", hooks}:
         if directory.is_dir():
             for hook in sorted(directory.iterdir()):

@@ -283,6 +283,16 @@ def test_an_agent_that_rewrites_the_git_config_is_blocked(target_repo, hub_repo,
     assert_blocked(final, hub_repo, issue["number"], "changed the repository's git configuration")
 
 
+def test_an_agent_that_writes_git_info_attributes_is_blocked(target_repo, hub_repo, tmp_path):
+    # Shared by every worktree, unreviewed, and obeyed by the runner's own `git add`: -diff, eol, encodings.
+    info = target_repo / ".git" / "info" / "attributes"
+    scripted_agent(target_repo, tmp_path, [CHANGE, {"write": {str(info): "*.py -diff ident\n"}},
+                                           {"report": GOOD_REPORT}])
+    issue = open_issue(hub_repo)
+    final = run_issue(target_repo, issue["number"])
+    assert_blocked(final, hub_repo, issue["number"], "changed the repository's git configuration")
+
+
 def test_a_rejected_push_ends_blocked_with_a_report(target_repo, hub_repo, hub, tmp_path):
     # The hub loses the repository's git data after the fetch: the push really fails.
     bare = Path(hub.hub.data_dir) / "git" / "acme" / "widgets.git"

@@ -91,8 +91,8 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     details = {"log_path": str(spec.log_path)}
     if config_fingerprint(worktree) != config_before:
         return envelope.block(env, STEP, "the agent changed the repository's git configuration or hooks "
-                              "(they steer the runner's own push): inspect .git/config and the hooks; "
-                              "nothing was published", details)
+                              "(they steer the runner's own push): inspect .git/config, the hooks and "
+                              ".git/info/attributes; nothing was published", details)
     if result.timed_out or result.idle_timed_out:
         limit = f"{timeout}s total" if result.timed_out else f"{idle}s without output"
         return envelope.block(env, STEP, f"agent timed out ({limit})", details)
