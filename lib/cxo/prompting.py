@@ -1,9 +1,10 @@
-"""Build the agent's prompt from the prompt template, the issue and the repository's policy."""
+"""Build the agent's prompt from the template, the policy and the issue, quoted as fenced untrusted data."""
 
 import json
 
 from .policy import render
 from .resources import schema_dir
+from .untrusted import clean, fence, one_line
 
 RUNNER_MARKER = "<!-- cxo:"
 
@@ -26,22 +27,34 @@ def policy_summary(policy) -> str:
     return "\n".join(lines)
 
 
+def author(login: str | None, association: str | None, trusted: list[str]) -> str:
+    """Who wrote a piece of the issue, and whether the policy trusts them (runner-written, from the API)."""
+    assoc = one_line(association or "NONE", 40).upper()
+    status = ("a trusted maintainer" if assoc in {a.upper() for a in trusted}
+              else "NOT a trusted maintainer (anyone may open issues)")
+    return f"@{one_line(login or 'unknown', 60)} ({assoc.lower()}, {status})"
+
+
 def build(policy, issue: dict, comments: list[dict], report_path, branch: str) -> str:
     template = policy.prompt_path("implement").read_text()
-    kept = trusted_comments(comments, policy["github"]["trustedAuthorAssociations"])
+    trusted = policy["github"]["trustedAuthorAssociations"]
+    kept = trusted_comments(comments, trusted)
     if kept:
-        shown = "\n\n".join(f"**@{c['user']['login']}** ({c.get('author_association', 'NONE').lower()}):\n"
-                            f"{c.get('body') or ''}" for c in kept)
+        shown = "\n\n".join(fence(clean(c.get("body")), "a comment by " + author(
+            (c.get("user") or {}).get("login"), c.get("author_association"), trusted)) for c in kept)
         comment_text = "## Comments from maintainers\n\n" + shown
     else:
         comment_text = ""
+    by = author(issue.get("author"), issue.get("author_association"), trusted)
     commit_rule = ("You may make local commits on this branch; they are checked like the rest of the change."
                    if policy["git"]["allowLocalCommits"]
                    else "Do not commit: leave your changes uncommitted, the runner commits them.")
     schema = json.loads((schema_dir() / "completion-report.schema.json").read_text())
     values = {
-        "issueNumber": issue["number"], "issueTitle": issue.get("title") or "",
-        "issueBody": issue.get("body") or "(no description)", "issueComments": comment_text,
+        "issueNumber": issue["number"], "issueAuthor": by,
+        "issueTitle": fence(one_line(issue.get("title"), 200), f"the issue title, written by {by}"),
+        "issueBody": fence(clean(issue.get("body")) or "(no description)", f"the issue body, written by {by}"),
+        "issueComments": comment_text,
         "policySummary": policy_summary(policy), "commitRule": commit_rule, "reportPath": report_path,
         "branchName": branch, "reportSchema": json.dumps(schema, indent=2),
     }

@@ -1,9 +1,33 @@
 """The review report (PR body and issue comment) and the blocked report, as markdown."""
 
 from .redact import redact
+from .untrusted import clean, one_line
 
 LIMIT = 60000  # GitHub rejects bodies over 65,536 characters
 ICONS = {"pass": "✅", "fail": "❌", "skip": "⏭️"}
+MAX_ITEMS = 30  # per agent-written list (validation, risks, …)
+
+
+def _text(value, limit: int = 300) -> str:
+    """Agent-written text for a list item or table cell: one clean line (no hidden text, no fake markers)."""
+    return one_line(str(value or ""), limit).replace("|", "/")
+
+
+def _code(path) -> str:
+    """A path the agent chose, as inline code."""
+    return "`" + _text(path, 200).replace("`", "'") + "`"
+
+
+def _quote(value, limit: int = 4000) -> list[str]:
+    """Agent-written prose as a block quote: it cannot pose as the runner's own headings or tables."""
+    text = clean(str(value or "")).strip()
+    text = text if len(text) <= limit else text[:limit] + " …"
+    return ["> " + line.rstrip() for line in (text or "(no summary)").splitlines()]
+
+
+def _items(values) -> list:
+    values = list(values or [])
+    return values[:MAX_ITEMS]
 
 
 def pr_marker(number: int) -> str:
@@ -23,7 +47,7 @@ def _files(changes: dict) -> list[str]:
     for kind in ("committed", "staged", "unstaged", "untracked", "deleted"):
         paths = changes.get(kind) or []
         if paths:
-            shown = ", ".join(f"`{p}`" for p in paths[:40]) + (f" … and {len(paths) - 40} more" if len(paths) > 40
+            shown = ", ".join(_code(p) for p in paths[:40]) + (f" … and {len(paths) - 40} more" if len(paths) > 40
                                                               else "")
             lines.append(f"- {kind} ({len(paths)}): {shown}")
     return lines or ["- (none)"]
@@ -32,13 +56,13 @@ def _files(changes: dict) -> list[str]:
 def _gates(verdicts: list[dict]) -> list[str]:
     lines = ["| gate | verdict | summary |", "| --- | --- | --- |"]
     for v in verdicts:
-        lines.append(f"| {v['gate']} | {ICONS.get(v['verdict'], '')} {v['verdict']} | "
-                     f"{v['summary'].replace('|', '/')[:300]} |")
+        # Summaries and findings may carry reviewer-agent text and file names the agent chose.
+        lines.append(f"| {v['gate']} | {ICONS.get(v['verdict'], '')} {v['verdict']} | {_text(v['summary'])} |")
     details = []
     for v in verdicts:
-        for f in v.get("findings") or []:
-            where = f"`{f['file']}`" + (f":{f['line']}" if f.get("line") else "") if f.get("file") else "-"
-            details.append(f"- **{v['gate']}** {f.get('severity', '')} {where}: {f['message']}")
+        for f in _items(v.get("findings")):
+            where = _code(f["file"]) + (f":{f['line']}" if f.get("line") else "") if f.get("file") else "-"
+            details.append(f"- **{v['gate']}** {f.get('severity', '')} {where}: {_text(f['message'], 500)}")
         for e in v.get("evidence") or []:
             if e.get("screenshot"):
                 details.append(f"- **{v['gate']}** screenshot: `{e['screenshot']}`")
@@ -46,17 +70,21 @@ def _gates(verdicts: list[dict]) -> list[str]:
 
 
 def _report_sections(report: dict | None) -> list[str]:
+    """The agent's own claims, cleaned and bounded: every string here was written by the agent."""
     if not report:
         return []
     out = ["", "### Validation (as reported by the agent)"]
-    out += [f"- {v['status']}: {v['name']}" + (f" (`{v['command']}`)" if v.get("command") else "")
-            for v in report.get("validation") or []] or ["- (none reported)"]
+    out += [f"- {_text(v['status'], 20)}: {_text(v['name'], 120)}"
+            + (f" ({_code(v['command'])})" if v.get("command") else "")
+            for v in _items(report.get("validation"))] or ["- (none reported)"]
     if report.get("skippedChecks"):
-        out += ["", "### Skipped checks"] + [f"- {s['name']}: {s['reason']}" for s in report["skippedChecks"]]
-    out += ["", "### Residual risks"] + ([f"- {r}" for r in report.get("residualRisks") or []] or ["- (none reported)"])
+        out += ["", "### Skipped checks (as reported by the agent)"] + [
+            f"- {_text(s['name'], 120)}: {_text(s['reason'])}" for s in _items(report["skippedChecks"])]
+    out += ["", "### Residual risks (as reported by the agent)"] + (
+        [f"- {_text(r, 500)}" for r in _items(report.get("residualRisks"))] or ["- (none reported)"])
     if report.get("artifacts"):
-        out += ["", "### Artifacts"] + [f"- `{a['path']}`" + (f": {a['description']}" if a.get("description") else "")
-                                        for a in report["artifacts"]]
+        out += ["", "### Artifacts"] + [f"- {_code(a['path'])}" + (
+            f": {_text(a['description'])}" if a.get("description") else "") for a in _items(report["artifacts"])]
     return out
 
 
@@ -79,8 +107,8 @@ def review_report(env: dict, marker: str) -> str:
     gate = env.get("gate") or {}
     tree = env["worktree"]
     lines = [marker + _done(env), f"## cxo review report for #{issue['number']}", "",
-             (report or {}).get("summary", "(no summary)"), "",
-             "### Changed files"] + _files(gate.get("changes") or {})
+             "The agent's summary:", ""] + _quote((report or {}).get("summary")) + [
+             "", "### Changed files"] + _files(gate.get("changes") or {})
     lines += ["", "### Gates"] + _gates(gate.get("verdicts") or [])
     shots = [e["screenshot"] for v in gate.get("verdicts") or [] for e in v.get("evidence") or []
              if e.get("screenshot")]
@@ -100,10 +128,14 @@ def blocked_report(env: dict, marker: str, state_dir: str) -> str:
     number = env["issue"]["number"]
     tree = env.get("worktree") or {}
     lines = [marker + _done(env), f"## cxo blocked run `{env['run_id']}` for #{number}", "",
-             f"**Step:** `{blocked['step']}`", f"**Reason:** {blocked['reason']}"]
-    details = blocked.get("details") or {}
-    if details.get("log_tail"):
-        lines += ["", "Agent log (last lines):", "```", details["log_tail"][-3000:], "```"]
+             f"**Step:** `{blocked['step']}`", f"**Reason:** {_text(blocked['reason'], 1000)}"]
+    agent = env.get("codex") or {}
+    if blocked["step"] == "codex" and agent.get("log_path"):
+        # Runner-written facts only: the agent's output may hold secrets or text aimed at readers.
+        how = "timed out" if agent.get("timed_out") or agent.get("idle_timed_out") else \
+            f"exit status {agent.get('exit_code')}"
+        lines += ["", f"**Agent:** {how} after {agent.get('duration_seconds', 0):.1f}s. Its log is not posted; "
+                  f"it stays on the runner's machine at `{agent['log_path']}`."]
     verdicts = (env.get("gate") or {}).get("verdicts") or []
     if verdicts:
         lines += ["", "### Gates"] + _gates(verdicts)
@@ -121,5 +153,5 @@ def blocked_report(env: dict, marker: str, state_dir: str) -> str:
 
 def no_change_report(env: dict, marker: str) -> str:
     report = env["codex"]["report"]
-    return _finish([marker + _done(env), f"## cxo run `{env['run_id']}`: no changes needed", "", report["summary"]]
-                   + _report_sections(report))
+    return _finish([marker + _done(env), f"## cxo run `{env['run_id']}`: no changes needed", "",
+                    "The agent's summary:", ""] + _quote(report["summary"]) + _report_sections(report))

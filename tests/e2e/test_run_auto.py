@@ -280,16 +280,6 @@ def test_ui_work_publishes_the_runners_screenshots_on_the_pr_branch(target_repo,
     assert f"[{shot}](../blob/{final['worktree']['branch']}/{shot})" in body
 
 
-def test_an_agent_that_rewrites_the_git_config_is_blocked(target_repo, hub_repo, tmp_path):
-    # Worktrees share .git/config: a push URL or hooks path set by the agent would steer the runner's push.
-    scripted_agent(target_repo, tmp_path, [CHANGE, {"git": ["config", "remote.origin.pushurl",
-                                                            "http://127.0.0.1:9/elsewhere.git"]},
-                                           {"report": GOOD_REPORT}])
-    issue = open_issue(hub_repo)
-    final = run_issue(target_repo, issue["number"])
-    assert_blocked(final, hub_repo, issue["number"], "changed the repository's git configuration")
-
-
 def test_a_rejected_push_ends_blocked_with_a_report(target_repo, hub_repo, hub, tmp_path):
     import shutil
 

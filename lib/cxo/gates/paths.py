@@ -22,11 +22,11 @@ def runtime_files(ctx) -> list[str]:
 
 
 def head_content(ctx, path: str) -> bytes:
-    """A file as the change leaves it: the working tree, or the head revision of a committed range."""
+    """A file as the change leaves it: the working tree, or the head revision of a committed range (raw bytes)."""
     from pathlib import Path
 
-    from ..gitutil import git
+    from .content import git_bytes
 
     if ctx.head is None:
         return (Path(ctx.worktree) / path).read_bytes()
-    return git(ctx.worktree, "show", f"{ctx.head}:{path}").encode()
+    return git_bytes(ctx.worktree, "cat-file", "blob", f"{ctx.head}:{path}")

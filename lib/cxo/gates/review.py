@@ -15,10 +15,10 @@ from pathlib import Path
 from ..agents import environment
 from ..agents import sandbox as sandboxes
 from ..agents.base import AgentSpec
-from ..gitutil import git
 from ..policy import render
 from ..resources import schema_dir
 from ..schemas import errors as schema_errors
+from ..untrusted import clean, fence, one_line
 from .base import Gate, verdict
 from .paths import head_content, quality, runtime_files
 from .tdd import Scratch
@@ -54,12 +54,34 @@ def set_writable(root: Path, writable: bool) -> None:
     root.chmod(mode | stat.S_IWUSR if writable else mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
 
 
+# Real content whatever the attributes say: no "Binary files differ", no textconv or external diff drivers.
+DIFF_FLAGS = ("--no-color", "--text", "--no-textconv", "--no-ext-diff")
+
+
+def attribute_files(ctx) -> list[str]:
+    """Changed `.gitattributes` files: they steer how git shows, diffs and converts everything else."""
+    return [p for p in ctx.changes.files if p.rsplit("/", 1)[-1] == ".gitattributes"]
+
+
+def attributes_note(ctx) -> str:
+    files = attribute_files(ctx)
+    if not files:
+        return ""
+    return ("NOTE FROM THE RUNNER: this change edits git attributes files: " + ", ".join(files) + ". Attributes "
+            "decide how git diffs, converts and merges files (`-diff` or `binary` hide content from diffs, "
+            "`filter`/`eol`/`working-tree-encoding` rewrite it). Check why the change needs them. The diff below "
+            "is shown with attributes ignored.\n\n")
+
+
 def full_diff(ctx) -> str:
-    args = ["diff", "--no-color", "--no-ext-diff", ctx.base] + ([ctx.head] if ctx.head else [])
-    text = git(ctx.worktree, *args)
+    from .content import git_bytes
+
+    args = ["diff", *DIFF_FLAGS, ctx.base] + ([ctx.head] if ctx.head else [])
+    raw = git_bytes(ctx.worktree, *args)
     if ctx.head is None:
         for path in ctx.changes.untracked:
-            text += git(ctx.worktree, "diff", "--no-color", "--no-index", "--", "/dev/null", path, retcode=None)
+            raw += git_bytes(ctx.worktree, "diff", *DIFF_FLAGS, "--no-index", "--", "/dev/null", path, check=False)
+    text = raw.decode(errors="replace").replace("\0", "\\0")
     return text if len(text) <= DIFF_LIMIT else text[:DIFF_LIMIT] + "\n… (diff truncated)\n"
 
 
@@ -120,6 +142,10 @@ class ReviewGate(Gate):
         findings = [{"file": f["file"], "line": f["line"], "severity": f["severity"], "message": f["message"]}
                     for f in answer["findings"]]
         evidence = [{"reviewer_verdict": answer["verdict"], "reviewer_summary": answer["summary"]}]
+        for path in attribute_files(ctx):
+            findings.append({"file": path, "line": None, "severity": "info", "rule": "gitattributes",
+                             "message": "the change edits git attributes (shown to the reviewer with a warning)"})
+            evidence.append({"gitattributes_changed": path})
         if answer["verdict"] == "request-changes":
             return verdict(self.name, "fail", f"the reviewer requests changes: {answer['summary']}", evidence,
                            findings, logs)
@@ -138,8 +164,12 @@ class ReviewGate(Gate):
         gates = "\n".join(f"- {v['gate']}: {v['verdict']} - {v['summary']}" for v in ctx.verdicts) or "- (none)"
         template = policy.prompt_path("review").read_text()
         prompt = render(template, {
-            "issueNumber": issue["number"], "issueTitle": issue.get("title") or "",
-            "issueBody": issue.get("body") or "", "gateSummaries": gates, "diff": full_diff(ctx),
+            "issueNumber": issue["number"],
+            "issueTitle": fence(one_line(issue.get("title"), 200), "the issue title, written by its author"),
+            "issueBody": fence(clean(issue.get("body")) or "(no description)", "the issue body, written by its author"),
+            "gateSummaries": gates,
+            "diff": attributes_note(ctx) + fence(full_diff(ctx), "the diff of the change under review, written by "
+                                                 "the implementing agent"),
             "focus": self.focus(ctx), "reportPath": report_path, "verdictSchema": json.dumps(schema, indent=2),
         }, str(policy.prompt_path("review")))
         prompt_path = work / "prompt.md"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..gitutil import git
 from ..globs import match
+from . import content
 from .base import Gate, verdict
 
 SECRET_PATTERNS = [
@@ -16,29 +17,31 @@ SECRET_PATTERNS = [
     ("Slack token", r"\bxox[baprs]-[A-Za-z0-9-]{10,}"),
     ("hard-coded credential", r"(?i)\b(api[_-]?key|secret|password|passwd|token)\b\s*[:=]\s*['\"][^'\"\s]{12,}['\"]"),
 ]
-MAX_BYTES = 1 << 20
+OVERLAP = 4096  # bytes carried from one chunk to the next, so a secret across a chunk boundary is still seen
+MAX_FINDINGS_PER_FILE = 20
+DEFAULT_MAX_SCAN = 10 << 20
 
 
 def mask(text: str) -> str:
     return text[:4] + "…" if len(text) > 4 else "…"
 
 
-def added_lines(worktree: Path, base: str, head: str | None) -> dict[str, list[tuple[int, str]]]:
-    """Lines the change adds, per file: committed and uncommitted (tracked files)."""
-    args = ["diff", "-U0", "--no-color", "--no-ext-diff", "--no-renames", base] + ([head] if head else [])
-    out = git(worktree, *args)
-    found: dict[str, list[tuple[int, str]]] = {}
-    path, line_no = None, 0
-    for line in out.splitlines():
-        if line.startswith("+++ "):
-            path = line[6:] if line.startswith("+++ b/") else None
-        elif line.startswith("@@"):
-            hunk = re.search(r"\+(\d+)", line)
-            line_no = int(hunk.group(1)) if hunk else 0
-        elif line.startswith("+") and path:
-            found.setdefault(path, []).append((line_no, line[1:]))
-            line_no += 1
-    return found
+def scan(data, patterns) -> dict[int, tuple[str, str]]:
+    """{line: (pattern name, matched text)} for byte chunks, whatever their encoding or NUL bytes."""
+    hits: dict[int, tuple[str, str]] = {}
+    tail, lines_before = b"", 0  # newlines before `tail`
+    for chunk in data:
+        buf = tail + chunk
+        # Text with NULs between its characters (UTF-16, or a NUL to look binary) is also read without them.
+        for variant in (buf, buf.replace(b"\0", b"")) if b"\0" in buf else (buf,):
+            text = variant.decode(errors="replace")
+            for name, pattern in patterns:
+                for hit in pattern.finditer(text):
+                    line = lines_before + text.count("\n", 0, hit.start()) + 1
+                    hits.setdefault(line, (name, hit.group(0)))
+        tail = buf[-OVERLAP:]
+        lines_before += buf.count(b"\n") - tail.count(b"\n")
+    return hits
 
 
 class SafetyGate(Gate):
@@ -52,23 +55,7 @@ class SafetyGate(Gate):
             if match(path, deny["paths"]):
                 findings.append({"file": path, "line": None, "severity": "blocker", "rule": "deny-path",
                                  "message": f"{path} matches a denied path (deny.paths): secrets never go in a PR"})
-        lines = added_lines(worktree, changes.base, ctx.head)
-        if ctx.head is None:
-            for path in changes.untracked:
-                file = worktree / path
-                if file.is_file() and not file.is_symlink() and file.stat().st_size <= MAX_BYTES:
-                    text = file.read_bytes()
-                    if b"\0" not in text:
-                        lines[path] = list(enumerate(text.decode(errors="replace").splitlines(), start=1))
-        patterns = SECRET_PATTERNS + [("policy content pattern", p) for p in deny.get("contentPatterns") or []]
-        for path, added in sorted(lines.items()):
-            for number, text in added:
-                for name, pattern in patterns:
-                    hit = re.search(pattern, text)
-                    if hit:
-                        findings.append({"file": path, "line": number, "severity": "blocker", "rule": "secret",
-                                         "message": f"{name} in added content ({mask(hit.group(0))})"})
-                        break
+        findings += self._secrets(ctx, worktree)
         findings += self._symlinks(ctx, worktree)
         findings += self._prohibited(ctx)
         if findings:
@@ -76,6 +63,41 @@ class SafetyGate(Gate):
                            + "; ".join(f["message"] for f in findings[:3]), findings=findings)
         return verdict(self.name, "pass", f"{len(changes.files)} changed file(s): no denied paths, secrets, "
                        "escaping symlinks or prohibited actions")
+
+    def _secrets(self, ctx, worktree: Path) -> list[dict]:
+        """Scan the raw bytes of every new blob and changed file; hits already in the base version are old news."""
+        deny = ctx.policy["deny"]
+        limit = deny.get("maxScanBytes") or DEFAULT_MAX_SCAN
+        patterns = [(name, re.compile(p)) for name, p in SECRET_PATTERNS]
+        patterns += [("policy content pattern", re.compile(p)) for p in deny.get("contentPatterns") or []]
+        sources = content.committed_sources(worktree, ctx.changes.base, ctx.head or "HEAD")
+        if ctx.head is None:
+            gone = set(ctx.changes.deleted)
+            sources += content.worktree_sources(worktree, [p for p in ctx.changes.files if p not in gone])
+        findings, seen, baselines = [], set(), {}
+        for source in sources:
+            if source.size > limit and not deny.get("allowUnscannable"):
+                findings.append({"file": source.path, "line": None, "severity": "blocker", "rule": "unscannable",
+                                 "message": f"{source.path} is {source.size} bytes, over the scan limit "
+                                            f"(deny.maxScanBytes {limit}): too large to check for secrets"})
+                continue
+            hits = scan(content.chunks(worktree, source, limit), patterns)
+            if hits and source.path not in baselines:
+                old = content.base_blob(worktree, ctx.changes.base, source.path)
+                baselines[source.path] = ({text for _, text in scan(content.chunks(worktree, old, limit),
+                                                                    patterns).values()} if old else set())
+            kept = 0
+            for line, (name, text) in sorted(hits.items()):
+                if text in baselines[source.path] or (source.path, line, text) in seen:
+                    continue
+                seen.add((source.path, line, text))
+                kept += 1
+                if kept > MAX_FINDINGS_PER_FILE:
+                    break
+                where = f" (commit {source.commit[:12]})" if source.commit else ""
+                findings.append({"file": source.path, "line": line, "severity": "blocker", "rule": "secret",
+                                 "message": f"{name} in added content ({mask(text)}){where}"})
+        return findings
 
     def _symlinks(self, ctx, worktree: Path) -> list[dict]:
         findings, root = [], worktree.resolve()

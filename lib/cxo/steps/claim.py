@@ -15,7 +15,8 @@ def _issue_summary(issue: dict, mode: str | None) -> dict:
     return {
         "number": issue["number"], "title": issue.get("title") or "", "body": issue.get("body") or "",
         "url": issue.get("html_url") or "", "state": issue.get("state", "open"), "labels": label_names(issue),
-        "author": (issue.get("user") or {}).get("login", ""), "mode": mode or "auto",
+        "author": (issue.get("user") or {}).get("login", ""),
+        "author_association": issue.get("author_association") or "NONE", "mode": mode or "auto",
     }
 
 

@@ -10,15 +10,9 @@ from ..agents.base import AgentSpec
 from ..gitutil import rev_parse
 from ..redact import redact
 from ..schemas import errors as schema_errors
+from ..untrusted import one_line
 
 STEP = "codex"
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return redact("\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
-    except OSError:
-        return ""
 
 
 def read_report(path: Path) -> tuple[dict | None, str | None]:
@@ -30,8 +24,9 @@ def read_report(path: Path) -> tuple[dict | None, str | None]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         return None, f"malformed completion report: not JSON ({exc})"
     problems = schema_errors("completion-report", data)
-    if problems:
-        return None, f"malformed completion report at {problems[0]}"
+    if problems:  # the field only: jsonschema's message quotes the agent's value
+        return None, f"malformed completion report at {problems[0].split(':', 1)[0]}: it does not match " \
+                     "schema/completion-report.schema.json"
     return data, None
 
 
@@ -104,7 +99,8 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
         "isolation": box.kind, "codex_sandbox": result.codex_sandbox,
     }
     env["codex"] = section
-    details = {"log_tail": _tail(spec.log_path), "log_path": str(spec.log_path)}
+    # The log stays local: the agent's output is never quoted in what the runner publishes.
+    details = {"log_path": str(spec.log_path)}
     if tampered:
         details["restored"] = tampered[:50]
         return envelope.block(env, STEP, "the agent changed shared git state (configuration, hooks, info/ or "
@@ -120,6 +116,7 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
         return envelope.block(env, STEP, problem, details)
     section["report"] = report
     if report["status"] != "completed":
-        why = (report.get("promotion") or {}).get("reason") or report["summary"]
+        # The agent's question for a human is meant to be read: one clean, bounded line of it.
+        why = one_line((report.get("promotion") or {}).get("reason") or report["summary"], 500)
         return envelope.block(env, STEP, f"agent reported {report['status']}: {why}", {"report": report})
     return envelope.mark_done(env, STEP)

@@ -12,6 +12,7 @@ from ..errors import CxoError, InputError
 from ..gitutil import git, remote, rev_parse
 from ..policy import render
 from ..tracker.base import write_once
+from ..untrusted import one_line
 
 STEP = "publish"
 
@@ -65,7 +66,8 @@ def _commit(policy, env: dict, worktree: Path, say) -> bool:
     git(worktree, "add", "--all", "--force", "--", *paths)
     if not git(worktree, "diff", "--cached", "--name-only").strip():
         return False  # already committed by an earlier, interrupted publish
-    message = f"cxo: {issue['title']} (#{issue['number']})\n\nCxo-Run: {env['run_id']}\n"
+    # The title is the issue author's: one line, so it cannot forge trailers or a second paragraph.
+    message = f"cxo: {one_line(issue['title'])} (#{issue['number']})\n\nCxo-Run: {env['run_id']}\n"
     # No hooks: the agent could have planted some, and they would run with the runner's rights.
     git(worktree, "commit", "--quiet", "--no-verify", "-F", "-", env=author, input=message)
     say(f"committed {len(paths)} checked file(s) as the runner")
@@ -151,8 +153,8 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
                token=token_from_env())
     section["pushed_sha"] = head
     killpoints.reached("publish:after-push")
-    values = {"issueNumber": number, "issueTitle": issue["title"]}
-    title = render(policy["pullRequest"]["titleTemplate"], values, "pullRequest.titleTemplate")
+    values = {"issueNumber": number, "issueTitle": one_line(issue["title"])}
+    title = one_line(render(policy["pullRequest"]["titleTemplate"], values, "pullRequest.titleTemplate"), 250)
     body = report.review_report(env, report.pr_marker(number))
     pull = tracker.find_pull(branch, state="open")
     if pull is None:

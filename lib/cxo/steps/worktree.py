@@ -3,6 +3,7 @@
 import fcntl
 import hashlib
 import json
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -10,14 +11,32 @@ from .. import envelope, gitguard
 from ..errors import CxoError
 from ..gitutil import check_ref_name, check_remote, current_branch, git, is_clean, remote, rev_parse
 from ..policy import render, slugify
+from ..untrusted import one_line
 
 STEP = "worktree"
 
 
 def branch_name(policy, issue: dict) -> str:
+    """The issue branch: the template rendered, then reduced to characters git and shells take literally."""
     values = {"issueNumber": issue["number"], "slug": slugify(issue.get("title") or ""),
-              "issueTitle": slugify(issue.get("title") or "", limit=80)}
-    return check_ref_name(render(policy["git"]["branchTemplate"], values, "git.branchTemplate"), "git.branchTemplate")
+              "issueTitle": one_line(issue.get("title"))}
+    return safe_ref(render(policy["git"]["branchTemplate"], values, "git.branchTemplate"))
+
+
+def safe_ref(name: str, limit: int = 200) -> str:
+    """Only ASCII letters, digits, `.`, `_`, `-` in `/`-separated parts, none empty, dotted or `.lock`-ended."""
+    parts = []
+    for part in name.split("/"):
+        part = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]+", "-", part)).strip(".-")
+        while part.endswith(".lock"):
+            part = part[:-5].rstrip(".-")
+        if part:
+            parts.append(part)
+    return "/".join(parts)[:limit].rstrip("/.-")
+
+
+def valid_branch(cwd, name: str) -> bool:
+    return bool(name) and git(cwd, "check-ref-format", "--branch", name, retcode=None).strip() == name
 
 
 def _base_record(policy, branch: str) -> Path:
@@ -40,6 +59,9 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     envelope.require(env, STEP, "claim")
     issue = env["claim"]["issue"]
     branch = branch_name(policy, issue)
+    if not valid_branch(policy.target, branch):
+        return envelope.block(env, STEP, f"git.branchTemplate gives no valid branch name for this issue "
+                              f"({branch!r}): put ${{issueNumber}} in it", {"branch": branch})
     path = policy.workspace_root / f"issue-{issue['number']}"
     details = {"path": str(path), "branch": branch}
     # Runs side by side (daemon --concurrency) share the target repository: fetches and worktree
