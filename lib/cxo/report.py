@@ -101,6 +101,31 @@ def _done(env: dict) -> str:
     return done_marker(env["run_id"])
 
 
+def isolation_line(env: dict) -> list[str]:
+    """What confined the agent: every report says so, and says it loudly when nothing did."""
+    agent = env.get("codex") or {}
+    kind = agent.get("isolation")
+    if not kind:
+        return []
+    if kind == "none":
+        return ["", "> [!WARNING]", "> **Isolation: none.** The agent ran without a sandbox (`agent.isolation: "
+                "none`): it could read the runner's files. Review this change with that in mind."]
+    nested = agent.get("codex_sandbox")
+    extra = f"; the Codex CLI's own sandbox: `{nested}`" if nested else ""
+    return ["", f"**Isolation:** `{kind}` (worktree-only writes, no view of the runner's state or credentials"
+                f"{extra})."]
+
+
+def attention_lines(gate: dict) -> list[str]:
+    """Changes to the runner's policy or to CI workflows: never merged on the gates' word alone."""
+    paths = gate.get("attention") or []
+    if not paths:
+        return []
+    shown = ", ".join(f"`{_text(p, 200)}`" for p in paths[:20]) + (" …" if len(paths) > 20 else "")
+    return ["", "> [!CAUTION]", f"> **Needs explicit human review:** this change touches the runner's policy or "
+            f"the repository's workflows ({shown}). They steer what runs and what is checked."]
+
+
 def review_report(env: dict, marker: str) -> str:
     issue = env["claim"]["issue"]
     report = (env.get("codex") or {}).get("report")
@@ -109,6 +134,7 @@ def review_report(env: dict, marker: str) -> str:
     lines = [marker + _done(env), f"## cxo review report for #{issue['number']}", "",
              "The agent's summary:", ""] + _quote((report or {}).get("summary")) + [
              "", "### Changed files"] + _files(gate.get("changes") or {})
+    lines += attention_lines(gate) + isolation_line(env)
     lines += ["", "### Gates"] + _gates(gate.get("verdicts") or [])
     shots = [e["screenshot"] for v in gate.get("verdicts") or [] for e in v.get("evidence") or []
              if e.get("screenshot")]
@@ -129,6 +155,7 @@ def blocked_report(env: dict, marker: str, state_dir: str) -> str:
     tree = env.get("worktree") or {}
     lines = [marker + _done(env), f"## cxo blocked run `{env['run_id']}` for #{number}", "",
              f"**Step:** `{blocked['step']}`", f"**Reason:** {_text(blocked['reason'], 1000)}"]
+    lines += isolation_line(env)
     agent = env.get("codex") or {}
     if blocked["step"] == "codex" and agent.get("log_path"):
         # Runner-written facts only: the agent's output may hold secrets or text aimed at readers.

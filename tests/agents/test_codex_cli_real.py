@@ -167,6 +167,8 @@ def test_real_codex_edits_the_worktree_and_the_pipeline_opens_a_draft_pr(target_
     codex = final["codex"]
     assert codex["agent"] == "codex" and codex["report"]["summary"] == "multiply via real codex"
     assert "--sandbox" in codex["command"] and "workspace-write" in codex["command"]
+    # Inside cxo's bubblewrap sandbox, with Codex's own sandbox nested in it.
+    assert codex["isolation"] == "bubblewrap" and codex["codex_sandbox"] == "workspace-write"
     events = [json.loads(line)["type"] for line in Path(codex["events_path"]).read_text().splitlines()]
     assert "thread.started" in events and "turn.completed" in events
     assert Path(codex["last_message_path"]).read_text().strip() == "Implemented multiply."

@@ -29,6 +29,7 @@ class SandboxError(CxoError):
 class Scope:
     """What one sandboxed process may touch: everything else is read-only, secrets are masked."""
 
+    visible: list[Path] = field(default_factory=list)    # bound read-only first (may sit in the private /tmp)
     writable: list[Path] = field(default_factory=list)   # bound read-write
     tmp: Path | None = None                              # bound at /tmp (a fresh, private one)
     hidden: list[Path] = field(default_factory=list)     # masked: directories emptied, files read as empty
@@ -128,5 +129,6 @@ def worktree_scope(policy, worktree: Path, scratch: Path, writable=(), git_write
     read_only += [Path(p) for p in readable] + [Path(os.path.expanduser(p)) for p in agent["readPaths"]]
     hidden = [policy.state_dir, common / "hooks"] + home_secrets()
     replaced = {common / "config": sanitized_config(common, scratch / "git-config")}
-    return Scope(writable=places, tmp=tmp, hidden=hidden, read_only=read_only, replaced=replaced,
+    visible = [common, own, Path(worktree)]
+    return Scope(visible=visible, writable=places, tmp=tmp, hidden=hidden, read_only=read_only, replaced=replaced,
                  network=agent["network"])

@@ -65,8 +65,11 @@ class Bubblewrap:
             args.append("--unshare-net")
         args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         args += ["--bind", str(s.tmp), "/tmp"] if s.tmp else ["--tmpfs", "/tmp"]
-        # Masks first, then the writable places (a run's scratch may sit inside a masked state directory),
+        # What the process must see even where the private /tmp covers it (a worktree under /tmp), read-only;
+        # then masks, then the writable places (a run's scratch may sit inside a masked state directory),
         # then what must stay read-only inside a writable place.
+        for path in s.visible:
+            args += ["--ro-bind", str(path), str(path)]
         for path in s.hidden:
             if s.tmp is not None and Path("/tmp") in path.parents:
                 continue  # the private /tmp already hides it
@@ -74,7 +77,9 @@ class Bubblewrap:
                 args += ["--tmpfs", str(path)]
             elif path.exists():
                 args += ["--ro-bind", "/dev/null", str(path)]
-        for path in s.writable:
+        # The private /tmp is also shown at its real path: a sandbox started inside this one (the Codex CLI's
+        # own) resolves /tmp to it through the mount table.
+        for path in s.writable + ([s.tmp] if s.tmp else []):
             args += ["--bind", str(path), str(path)]
         for inside, source in s.replaced.items():
             args += ["--ro-bind", str(source), str(inside)]
