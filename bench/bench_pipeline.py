@@ -30,7 +30,7 @@ def run(ctx) -> list[dict]:
             after = hub.stats()
             requests.append(after["total"] - before["total"])
             writes.append(after["writes"] - before["writes"])
-            outcomes.add(final["status"])
+            outcomes.add(final["status"] if final["status"] == "ok" else f"blocked: {final['blocked']['reason'][:80]}")
         overheads.sort()
         return [
             {"what": f"outcomes of {ROUNDS} runs", "value": ",".join(sorted(outcomes)), "unit": ""},

@@ -55,9 +55,16 @@ def make_target(hub: Hub, work: Path, name: str, policy: dict) -> tuple[str, Pat
     git(seed, "push", "-q", repo["clone_url"], "main", env=token_env(TOKEN))
     clone = work / f"{name}-clone"
     git(work, "clone", "-q", repo["clone_url"], str(clone))
-    policy = {"github": {"owner": repo["owner"]["login"], "repo": name, "apiUrl": hub.url}, **policy}
+    # The bench's agent scripts live in the work directory, which the sandbox's private /tmp would hide.
+    policy = {"github": {"owner": repo["owner"]["login"], "repo": name, "apiUrl": hub.url},
+              "agent": {"readPaths": [str(work)]}, **policy}
     (clone / ".codex-orchestrator").mkdir()
     (clone / ".codex-orchestrator" / "config.yaml").write_text(yaml.safe_dump(policy))
+    # cxo reads the policy from the fetched base branch: commit and push it.
+    git(clone, "add", ".codex-orchestrator")
+    git(clone, "commit", "-q", "-m", "cxo policy")
+    git(clone, "push", "-q", repo["clone_url"], "main", env=token_env(TOKEN))
+    git(clone, "fetch", "-q", "origin")
     return repo["owner"]["login"], clone
 
 

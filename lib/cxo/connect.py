@@ -62,9 +62,10 @@ def tracker_for(policy, require_token: bool = True):
     return GitHubTracker(owner, repo, token=token, api_url=policy.api_url, backoff_base=base)
 
 
-def runner_logins(policy, tracker) -> set[str]:
-    """The logins whose claim and done markers count: this token's own login (asked once per token and host,
-    then kept in the state directory) and the policy's runner.logins."""
+def runner_logins(policy, tracker, seen: str | None = None) -> set[str]:
+    """The logins whose claim and done markers count: this token's own login (kept in the state directory per
+    token; learnt from `seen`, the author of a comment this token just wrote, or else asked once with GET /user)
+    and the policy's runner.logins."""
     import hashlib
     import json
 
@@ -77,7 +78,7 @@ def runner_logins(policy, tracker) -> set[str]:
         except ValueError:
             login = None
     if not login:
-        login = tracker.get_authenticated_user()["login"]
+        login = seen or tracker.get_authenticated_user()["login"]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"login": login, "api": policy.api_url}))
     return {login.lower()} | {name.lower() for name in policy["runner"]["logins"]}

@@ -29,7 +29,6 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
         raise sandboxes.SandboxError(f"agent sandbox (bubblewrap) cannot start: {why} (or set agent.isolation: "
                                      "none in the policy to run agents without isolation, at your own risk)")
     tracker = tracker or tracker_for(policy)
-    logins = runner_logins(policy, tracker)
     number = env["issue"]["number"]
     issue = tracker.get_issue(number)
     env["issue"]["title"] = issue.get("title") or ""
@@ -38,6 +37,7 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     if verdict.reason.startswith("running"):
         # agent:running with no live claim behind it: its runner died. The issue may be taken over.
         comments = tracker.list_comments(number)
+        logins = runner_logins(policy, tracker)
         claims = parse_claims(comments, logins)
         if earliest_live(claims, finished=finished_runs(comments, logins)) is None:
             stale = claims[-1] if claims else None
@@ -66,6 +66,8 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
             lambda: next((c for c in tracker.list_comments(number) if claim["run_id"] in (c.get("body") or "")),
                          None))
         comments = tracker.list_comments(number)
+        # Our own claim comment says which login this token writes as: no extra request.
+        logins = runner_logins(policy, tracker, seen=(comment.get("user") or {}).get("login"))
         winner = earliest_live(parse_claims(comments, logins), finished=finished_runs(comments, logins))
     except Exception:
         # Leave nothing half-moved: take back the label and the comment before failing.

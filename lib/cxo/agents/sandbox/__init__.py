@@ -126,9 +126,10 @@ def worktree_scope(policy, worktree: Path, scratch: Path, writable=(), git_write
         places += [p for p in (own, common / "objects", common / "refs", common / "logs") if p.exists()]
     read_only = [paths["dotgit"], own / "commondir", own / "gitdir", own / "config.worktree",
                  common / "packed-refs"]
-    read_only += [Path(p) for p in readable] + [Path(os.path.expanduser(p)) for p in agent["readPaths"]]
+    read_only += [Path(p) for p in readable]
     hidden = [policy.state_dir, common / "hooks"] + home_secrets()
     replaced = {common / "config": sanitized_config(common, scratch / "git-config")}
-    visible = [common, own, Path(worktree)]
+    # The policy's readPaths are a base layer too: a broad one must not cover a writable place.
+    visible = [common, own, Path(worktree)] + [Path(os.path.expanduser(p)) for p in agent["readPaths"]]
     return Scope(visible=visible, writable=places, tmp=tmp, hidden=hidden, read_only=read_only, replaced=replaced,
                  network=agent["network"])

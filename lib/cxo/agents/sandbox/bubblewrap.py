@@ -69,7 +69,8 @@ class Bubblewrap:
         # then masks, then the writable places (a run's scratch may sit inside a masked state directory),
         # then what must stay read-only inside a writable place.
         for path in s.visible:
-            args += ["--ro-bind", str(path), str(path)]
+            if path.exists():
+                args += ["--ro-bind", str(path), str(path)]
         for path in s.hidden:
             if s.tmp is not None and Path("/tmp") in path.parents:
                 continue  # the private /tmp already hides it
