@@ -15,18 +15,19 @@ from ..untrusted import one_line
 STEP = "codex"
 
 
-def read_report(path: Path) -> tuple[dict | None, str | None]:
-    """The completion report, or None and the reason it cannot be used."""
+def read_report(path: Path, schema: str = "completion-report") -> tuple[dict | None, str | None]:
+    """The agent's report (a completion report, or a plan report), or None and the reason it cannot be used."""
+    what = schema.replace("-", " ")
     if not path.is_file():
-        return None, "no completion report: the agent did not write one"
+        return None, f"no {what}: the agent did not write one"
     try:
         data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return None, f"malformed completion report: not JSON ({exc})"
-    problems = schema_errors("completion-report", data)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        return None, f"malformed {what}: not JSON ({type(exc).__name__})"
+    problems = schema_errors(schema, data)
     if problems:  # the field only: jsonschema's message quotes the agent's value
-        return None, f"malformed completion report at {problems[0].split(':', 1)[0]}: it does not match " \
-                     "schema/completion-report.schema.json"
+        return None, f"malformed {what} at {problems[0].split(':', 1)[0]}: it does not match " \
+                     f"schema/{schema}.schema.json"
     return data, None
 
 
@@ -36,16 +37,36 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
 
     envelope.require(env, STEP, "claim", "worktree")
     issue, tree = env["claim"]["issue"], env["worktree"]
+    tracker = tracker or tracker_for(policy)
+    report_path = output_dir(policy, env) / "report.json"
+    prompt = prompting.build(policy, issue, tracker.list_comments(issue["number"]), report_path, tree["branch"])
+    env, report = run_agent(env, policy, args, say, prompt, "implement", "completion-report")
+    if report is None:
+        return env
+    if report["status"] != "completed":
+        # The agent's question for a human is meant to be read: one clean, bounded line of it.
+        why = one_line((report.get("promotion") or {}).get("reason") or report["summary"], 500)
+        return envelope.block(env, STEP, f"agent reported {report['status']}: {why}", {"report": report})
+    return envelope.mark_done(env, STEP)
+
+
+def output_dir(policy, env: dict) -> Path:
+    """The agent's own output directory, outside the worktree: the agent may write there (the Codex sandbox
+    gets it with --add-dir) without reaching the run's saved envelopes and logs."""
+    out = envelope.run_dir(policy.state_dir, env) / "agent-output"
+    out.mkdir(exist_ok=True)
+    return out
+
+
+def run_agent(env: dict, policy, args, say, prompt: str, role: str, schema: str) -> tuple[dict, dict | None]:
+    """Run the policy's agent on `prompt` in the run's worktree, sandboxed, shared git state guarded; read its
+    report (checked against `schema`). Returns the envelope (blocked on any failure) and the report or None."""
+    issue, tree = env["claim"]["issue"], env["worktree"]
     worktree = Path(tree["path"])
     run_dir = envelope.run_dir(policy.state_dir, env)
-    tracker = tracker or tracker_for(policy)
-    # The report goes in a directory of its own outside the worktree: the agent may write there (the Codex
-    # sandbox gets it with --add-dir) without reaching the run's saved envelopes and logs.
-    out_dir = run_dir / "agent-output"
-    out_dir.mkdir(exist_ok=True)
+    out_dir = output_dir(policy, env)
     report_path = out_dir / "report.json"
     report_path.unlink(missing_ok=True)
-    prompt = prompting.build(policy, issue, tracker.list_comments(issue["number"]), report_path, tree["branch"])
     prompt_path = run_dir / "prompt.md"
     prompt_path.write_text(prompt)
     codex = policy["codex"]
@@ -69,7 +90,7 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
                      run_dir=run_dir, log_path=run_dir / "agent.log",
                      events_path=run_dir / "agent-events.jsonl" if builtin else None,
                      last_message_path=out_dir / "last-message.md" if builtin else None,
-                     timeout_s=float(timeout), idle_timeout_s=float(idle), env=agent_env, sandbox=box)
+                     timeout_s=float(timeout), idle_timeout_s=float(idle), env=agent_env, sandbox=box, role=role)
     if builtin:
         from ..agents import codex as adapter
     else:
@@ -83,7 +104,7 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     except FileNotFoundError as exc:
         gitguard.done(baseline, policy.state_dir)
         return envelope.block(env, STEP, f"agent command not found: {exc.filename}: install it or set "
-                              "codex.command in the policy", {"command": codex["command"]})
+                              "codex.command in the policy", {"command": codex["command"]}), None
     # Before any other runner git command: put back whatever the agent changed in shared git state.
     tampered = gitguard.restore(baseline)
     gitguard.done(baseline, policy.state_dir)
@@ -105,18 +126,15 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
         details["restored"] = tampered[:50]
         return envelope.block(env, STEP, "the agent changed shared git state (configuration, hooks, info/ or "
                               f"other branches: {', '.join(Path(p).name for p in tampered[:5])}): it was restored "
-                              "and nothing was published", details)
+                              "and nothing was published", details), None
     if result.timed_out or result.idle_timed_out:
         limit = f"{timeout}s total" if result.timed_out else f"{idle}s without output"
-        return envelope.block(env, STEP, f"agent timed out ({limit})", details)
+        return envelope.block(env, STEP, f"agent timed out ({limit})", details), None
     if result.exit_code != 0:
-        return envelope.block(env, STEP, f"agent exited with status {result.exit_code}", details)
-    report, problem = read_report(report_path)
+        return envelope.block(env, STEP, f"agent exited with status {result.exit_code}", details), None
+    report, problem = read_report(report_path, schema)
     if problem:
-        return envelope.block(env, STEP, problem, details)
-    section["report"] = report
-    if report["status"] != "completed":
-        # The agent's question for a human is meant to be read: one clean, bounded line of it.
-        why = one_line((report.get("promotion") or {}).get("reason") or report["summary"], 500)
-        return envelope.block(env, STEP, f"agent reported {report['status']}: {why}", {"report": report})
-    return envelope.mark_done(env, STEP)
+        return envelope.block(env, STEP, problem, details), None
+    if schema == "completion-report":
+        section["report"] = report
+    return env, report

@@ -143,6 +143,10 @@ class Tracker(Protocol):
 
     def add_sub_issue(self, number: int, sub_issue_id: int) -> dict: ...
 
+    def list_blocked_by(self, number: int) -> list[dict]: ...
+
+    def add_blocked_by(self, number: int, issue_id: int) -> dict: ...
+
 
 def write_once(do, check, attempts: int = 4):
     """Run the write `do()`; when its response is lost, `check()` whether it happened before writing again.

@@ -482,6 +482,13 @@ class GitHubTracker:
         return self._request("POST", self._repo_path(f"/issues/{int(number)}/sub_issues"),
                              data={"sub_issue_id": int(sub_issue_id)})
 
+    def list_blocked_by(self, number: int) -> list[dict]:
+        return self._paginate(self._repo_path(f"/issues/{int(number)}/dependencies/blocked_by"))
+
+    def add_blocked_by(self, number: int, issue_id: int) -> dict:
+        return self._request("POST", self._repo_path(f"/issues/{int(number)}/dependencies/blocked_by"),
+                             data={"issue_id": int(issue_id)})
+
 
 class _RateWait(float):
     """A wait that came from a rate limit (so exhaustion raises RateLimited)."""

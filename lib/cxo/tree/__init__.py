@@ -1,0 +1,1 @@
+"""Issue trees (`agent:plan-auto`): plan a parent into child issues, run them in dependency order, integrate."""
