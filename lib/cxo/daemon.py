@@ -34,10 +34,8 @@ class Daemon:
         picked = []
         for issue in issues:
             verdict = classify(issue, self.policy.labels, open_numbers)
-            if verdict.eligible and verdict.mode == "auto":
+            if verdict.eligible and verdict.mode in ("auto", "plan-auto"):
                 picked.append(issue)
-            elif verdict.eligible:
-                self.say(f"#{issue['number']}: {verdict.mode} issues are not run by the daemon yet; skipped")
         return sorted(picked, key=lambda i: (i.get("created_at") or "", i["number"]))
 
     def start(self, number: int) -> subprocess.Popen:

@@ -3,8 +3,9 @@
 import re
 from dataclasses import asdict, dataclass
 
-# The runner writes this hidden marker into the body of every child issue it owns.
-PARENT_MARKER = re.compile(r"<!--\s*cxo:parent\s*#?(\d+)\s*-->")
+# The runner writes the seed's hidden marker as the first line of every child issue it owns (the older
+# `<!-- cxo:parent #N -->` form is still read).
+PARENT_MARKER = re.compile(r"<!--\s*(?:cxo:parent\s*#?|codex-orchestrator:autonomous-child parent=#)(\d+)\s*-->")
 
 
 def parent_marker(number: int) -> str:
@@ -72,8 +73,9 @@ def classify(issue: dict, labels: dict, open_numbers: set[int] | None = None) ->
             return result("child", False, "child without the runner's parent marker")
         if open_numbers is not None and parent not in open_numbers:
             return result("child", False, f"child of an unknown or closed parent #{parent}")
-        if triggers:
-            return result("child", False, f"conflicting labels: {labels['child']} with a trigger label")
+        if triggers and mode != "child" and triggers != ["auto"]:
+            return result("child", False, f"conflicting labels: {labels['child']} with {labels['planAuto']}")
+        # agent:child + agent:auto is the seed's normal afk child: it runs inside its parent's tree run only.
         return result("child", False, f"child of #{parent}: runs with its parent's tree")
     if not triggers:
         return result(None, False, "no trigger label")

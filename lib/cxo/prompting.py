@@ -35,8 +35,11 @@ def author(login: str | None, association: str | None, trusted: list[str]) -> st
     return f"@{one_line(login or 'unknown', 60)} ({assoc.lower()}, {status})"
 
 
-def build(policy, issue: dict, comments: list[dict], report_path, branch: str) -> str:
-    template = policy.prompt_path("implement").read_text()
+def build(policy, issue: dict, comments: list[dict], report_path, branch: str, kind: str = "implement",
+          context: str = "") -> str:
+    """The prompt for `kind` (implement, or plan with the plan report's schema); `context` is runner-written
+    text added after the comments (a tree child's parent PRD and its dependencies)."""
+    template = policy.prompt_path(kind).read_text()
     trusted = policy["github"]["trustedAuthorAssociations"]
     kept = trusted_comments(comments, trusted)
     if kept:
@@ -45,11 +48,14 @@ def build(policy, issue: dict, comments: list[dict], report_path, branch: str) -
         comment_text = "## Comments from maintainers\n\n" + shown
     else:
         comment_text = ""
+    if context:
+        comment_text = (comment_text + "\n\n" + context).strip()
     by = author(issue.get("author"), issue.get("author_association"), trusted)
     commit_rule = ("You may make local commits on this branch; they are checked like the rest of the change."
                    if policy["git"]["allowLocalCommits"]
                    else "Do not commit: leave your changes uncommitted, the runner commits them.")
-    schema = json.loads((schema_dir() / "completion-report.schema.json").read_text())
+    report_schema = "plan-report" if kind == "plan" else "completion-report"
+    schema = json.loads((schema_dir() / f"{report_schema}.schema.json").read_text())
     values = {
         "issueNumber": issue["number"], "issueAuthor": by,
         "issueTitle": fence(one_line(issue.get("title"), 200), f"the issue title, written by {by}"),
@@ -58,4 +64,4 @@ def build(policy, issue: dict, comments: list[dict], report_path, branch: str) -
         "policySummary": policy_summary(policy), "commitRule": commit_rule, "reportPath": report_path,
         "branchName": branch, "reportSchema": json.dumps(schema, indent=2),
     }
-    return render(template, values, str(policy.prompt_path("implement")))
+    return render(template, values, str(policy.prompt_path(kind)))

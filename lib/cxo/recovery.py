@@ -80,7 +80,8 @@ def prepare(policy, tracker, env: dict, say) -> dict:
         tracker.update_comment(ours["comment_id"], claim_comment(renewed))
         env["claim"]["lease_expires_at"] = renewed["lease_expires_at"]
     next_steps = remaining_steps(env)
-    if next_steps and next_steps[0] == "codex" and "worktree" in env:
+    tree_parent = env["claim"]["issue"].get("mode") == "plan-auto"  # its worktree holds merged children: keep it
+    if next_steps and next_steps[0] == "codex" and "worktree" in env and not tree_parent:
         tree = Path(env["worktree"]["path"])
         from . import gitguard
 

@@ -113,8 +113,18 @@ def run_issue(target, issue: int, run_id: str | None = None, args=None, say=None
         if saved is not None and "claim" in saved:
             say(f"resuming run {saved['run_id']} after {saved['steps_done'][-1] if saved['steps_done'] else 'start'}")
             env = recovery.prepare(policy, tracker, saved, say)
-            return run_steps(env, policy, say, args, tracker, recovery.remaining_steps(env))
-        return run_steps(envelope.new(policy.target, issue, run_id), policy, say, args, tracker)
+        else:
+            env = run_steps(envelope.new(policy.target, issue, run_id), policy, say, args, tracker, ("claim",))
+        if "claim" in env and env["claim"]["issue"]["mode"] == "plan-auto" and not envelope.is_blocked(env):
+            # An issue tree: the integration worktree, then the tree run (tree/run.py) instead of one agent run.
+            from .tree.run import run_tree
+
+            if "worktree" not in env["steps_done"]:
+                env = run_steps(env, policy, say, args, tracker, ("worktree",))
+            if envelope.is_blocked(env):
+                return run_steps(env, policy, say, args, tracker, ("publish",))
+            return run_tree(env, policy, say, args, tracker)
+        return run_steps(env, policy, say, args, tracker, recovery.remaining_steps(env))
     finally:
         lock.release()
 

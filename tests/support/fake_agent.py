@@ -21,6 +21,9 @@ The script is a JSON list of actions, done in order in the current directory:
   {"pause_once": "marker"}                the first time only: print a line and sleep 60 s (the runner's
                                           CXO_TEST_KILL_AT=agent kills it meanwhile)
   {"sh": "command"}                       run a shell command (what a malicious agent would try)
+  {"check": "command"}                    run a shell command; exit with its status when it fails
+  {"role": {"plan": [...], "implement": [...]}}  the actions for $CODEX_ORCHESTRATOR_ROLE (an issue tree's
+                                          planning run and its children share one agent command)
 """
 
 import json
@@ -33,7 +36,10 @@ from pathlib import Path
 
 def main() -> int:
     script_path = sys.argv[sys.argv.index("--script") + 1]
-    actions = json.loads(Path(script_path).read_text())
+    return run(json.loads(Path(script_path).read_text()))
+
+
+def run(actions: list) -> int:
     for action in actions:
         (kind, value), = action.items()
         if kind == "write":
@@ -84,6 +90,14 @@ def main() -> int:
                 time.sleep(60)
         elif kind == "sh":
             subprocess.run(["bash", "-c", value], check=False)
+        elif kind == "check":
+            code = subprocess.run(["bash", "-c", value], check=False).returncode
+            if code:
+                return code
+        elif kind == "role":
+            code = run(value.get(os.environ.get("CODEX_ORCHESTRATOR_ROLE", "implement"), []))
+            if code:
+                return code
         elif kind == "exit":
             return int(value)
         else:

@@ -155,6 +155,10 @@ def scripted_agent(target: Path, tmp_path: Path, actions: list, extra_policy: di
     # The review gates need a reviewer; an approving scripted one unless the test says otherwise.
     policy.setdefault("reviewGates", {}).setdefault("reviewer", reviewer_policy("approve"))
     for key, value in (extra_policy or {}).items():
-        policy[key] = value
+        if key == "agent":  # merged: the script must stay readable
+            for name, paths in value.items():
+                agent[name] = sorted(set(agent.get(name, [])) | set(paths)) if isinstance(paths, list) else paths
+        else:
+            policy[key] = value
     write_policy(target, policy)
     return script

@@ -14,6 +14,9 @@ def main(argv=None) -> int:
     p.add_argument("--issue", type=int, required=True, help="the issue number")
     p.add_argument("--run-id", type=run_id_arg, help="use this run id, YYYYMMDDTHHMMSSZ-xxxxxx (default: a new one)")
     p.add_argument("--agent-timeout", type=float, metavar="S", help="total agent time limit (default: policy)")
+    p.add_argument("--replan", action="store_true",
+                   help="agent:plan-auto parents: ask for a new plan; children are updated by Stable ID, never "
+                        "duplicated")
     p.add_argument("--restart", action="store_true",
                    help="start a fresh run even when an interrupted run of this issue could be resumed")
     p.add_argument("--idle-timeout", type=float, metavar="S", help="limit on time without agent output")

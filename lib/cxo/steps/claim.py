@@ -48,8 +48,12 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
             without = dict(issue, labels=[lab for lab in issue["labels"]
                                           if lab["name"].lower() != policy.label("running").lower()])
             verdict = classify(without, policy.labels)
-    if not verdict.eligible or verdict.mode not in ("auto", "child"):
-        reason = verdict.reason if not verdict.eligible else f"{verdict.mode} issues are not run by cxo-run yet"
+    in_tree = (env.get("tree") or {}).get("parent")
+    if verdict.mode == "child" and in_tree and verdict.reason == f"child of #{in_tree}: runs with its parent's tree" \
+            and policy.label("auto").lower() in {n.lower() for n in verdict.labels}:
+        verdict.eligible = True  # an afk child, claimed by its own parent's tree run
+    if not verdict.eligible or verdict.mode not in ("auto", "child", "plan-auto"):
+        reason = verdict.reason if not verdict.eligible else f"{verdict.mode} issues are not run by cxo-run"
         say(f"issue #{number} is not eligible: {reason}")
         return envelope.block(env, STEP, f"not eligible: {reason}", {"labels": verdict.labels, "claimed": False})
 
@@ -83,6 +87,8 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     # Won the claim; but a run that finished between our first read and our claim leaves the issue in
     # review or blocked (publish moves labels before it marks its claim done): then the work is not ours.
     now = classify(tracker.get_issue(number), {**policy.labels, "running": "\0 not a label"})
+    if now.mode == "child" and in_tree and now.reason.startswith(f"child of #{in_tree}:"):
+        now.eligible = True
     if not now.eligible:
         tracker.delete_comment(comment["id"])
         if not had_running:  # never leave a label this runner added and no live runner owns

@@ -76,9 +76,9 @@ def run_agent(env: dict, policy, args, say, prompt: str, role: str, schema: str)
     home = run_dir / "agent-home"
     agent_env = environment.build(home, codex["envPassthrough"], say, model_keys=builtin)
     # The isolated HOME has no git identity; local commits (when policy allows them) need one.
-    for role in ("AUTHOR", "COMMITTER"):
-        agent_env[f"GIT_{role}_NAME"] = policy["git"]["commitAuthorName"]
-        agent_env[f"GIT_{role}_EMAIL"] = policy["git"]["commitAuthorEmail"]
+    for who in ("AUTHOR", "COMMITTER"):
+        agent_env[f"GIT_{who}_NAME"] = policy["git"]["commitAuthorName"]
+        agent_env[f"GIT_{who}_EMAIL"] = policy["git"]["commitAuthorEmail"]
     if builtin:
         agent_env["CODEX_HOME"] = str(environment.codex_home(home))
     scope = sandboxes.worktree_scope(policy, worktree, run_dir / "agent-scratch", writable=[out_dir, home],

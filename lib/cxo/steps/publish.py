@@ -17,7 +17,7 @@ from ..untrusted import one_line
 STEP = "publish"
 
 
-def _upsert_comment(tracker, number: int, marker: str, body: str, comments: list[dict] | None = None) -> dict:
+def upsert_comment(tracker, number: int, marker: str, body: str, comments: list[dict] | None = None) -> dict:
     from ..claims import DONE, done_marker
 
     for comment in tracker.list_comments(number) if comments is None else comments:
@@ -33,7 +33,7 @@ def _upsert_comment(tracker, number: int, marker: str, body: str, comments: list
                                    None))
 
 
-def _move_labels(tracker, number: int, add: str, remove: str) -> list[str]:
+def move_labels(tracker, number: int, add: str, remove: str) -> list[str]:
     """Add before remove, so the issue never sits without a state label mid-move. Adding is idempotent and
     answers with the full label list, which says whether there is anything to remove."""
     labels = write_once(lambda: tracker.add_labels(number, [add]), lambda: None)  # adding twice is harmless
@@ -54,7 +54,7 @@ def publishable_paths(env: dict) -> list[str]:
     return sorted(paths)
 
 
-def _commit(policy, env: dict, worktree: Path, say) -> bool:
+def commit_checked(policy, env: dict, worktree: Path, say) -> bool:
     paths = publishable_paths(env)
     if not paths:
         return False
@@ -112,8 +112,8 @@ def _blocked(env: dict, policy, tracker, say, comments=None) -> dict:
                                  str(policy.data["runner"]["stateDir"]))
     # Labels first: once the comment carries the run's done marker, the issue already shows its outcome,
     # so no runner that read the issue earlier can mistake it for free work.
-    labels = _move_labels(tracker, number, policy.label("blocked"), policy.label("running"))
-    comment = _upsert_comment(tracker, number, f"<!-- run={env['run_id']} -->", body, comments)
+    labels = move_labels(tracker, number, policy.label("blocked"), policy.label("running"))
+    comment = upsert_comment(tracker, number, f"<!-- run={env['run_id']} -->", body, comments)
     env["publish"].update({"comment": {"id": comment["id"], "url": comment.get("html_url", "")}, "labels": labels})
     say(f"issue #{number} moved to {policy.label('blocked')}: {env['blocked']['reason']}")
     return envelope.mark_done(env, STEP)
@@ -135,14 +135,14 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
                "pull_request": None, "comment": None, "labels": []}
     env["publish"] = section
     if not env["gate"]["changes"]["files"]:
-        section["labels"] = _move_labels(tracker, number, policy.label("review"), policy.label("running"))
-        comment = _upsert_comment(tracker, number, report.comment_marker(number),
+        section["labels"] = move_labels(tracker, number, policy.label("review"), policy.label("running"))
+        comment = upsert_comment(tracker, number, report.comment_marker(number),
                                   report.no_change_report(env, report.comment_marker(number)), comments)
         section["comment"] = {"id": comment["id"], "url": comment.get("html_url", "")}
         return envelope.mark_done(env, STEP)
     if branch == policy.base_branch:
         raise CxoError(f"refusing to push: the issue branch is the base branch {branch}: fix git.branchTemplate")
-    section["commit_created"] = _commit(policy, env, worktree, say)
+    section["commit_created"] = commit_checked(policy, env, worktree, say)
     killpoints.reached("publish:after-commit")
     head = rev_parse(worktree, "HEAD")
     say(f"pushing {branch} ({head[:12]}) to {policy.clone_url}")
@@ -168,9 +168,9 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
                                "draft": bool(pull.get("draft"))}
     comment_body = report.review_report(env, report.comment_marker(number)).replace(
         f"Closes #{number}", f"Draft PR: #{pull['number']}")
-    section["labels"] = _move_labels(tracker, number, policy.label("review"), policy.label("running"))
+    section["labels"] = move_labels(tracker, number, policy.label("review"), policy.label("running"))
     killpoints.reached("publish:after-labels")
-    comment = _upsert_comment(tracker, number, report.comment_marker(number), comment_body, comments)
+    comment = upsert_comment(tracker, number, report.comment_marker(number), comment_body, comments)
     section["comment"] = {"id": comment["id"], "url": comment.get("html_url", "")}
     say(f"issue #{number} moved to {policy.label('review')}")
     return envelope.mark_done(env, STEP)

@@ -17,10 +17,12 @@ STEP = "worktree"
 
 
 def branch_name(policy, issue: dict) -> str:
-    """The issue branch: the template rendered, then reduced to characters git and shells take literally."""
+    """The issue branch (the integration branch for a plan-auto parent): the template rendered, then reduced to
+    characters git and shells take literally."""
     values = {"issueNumber": issue["number"], "slug": slugify(issue.get("title") or ""),
               "issueTitle": one_line(issue.get("title"))}
-    return safe_ref(render(policy["git"]["branchTemplate"], values, "git.branchTemplate"))
+    key = "integrationBranchTemplate" if issue.get("mode") == "plan-auto" else "branchTemplate"
+    return safe_ref(render(policy["git"][key], values, f"git.{key}"))
 
 
 def safe_ref(name: str, limit: int = 200) -> str:
@@ -62,7 +64,8 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     if not valid_branch(policy.target, branch):
         return envelope.block(env, STEP, f"git.branchTemplate gives no valid branch name for this issue "
                               f"({branch!r}): put ${{issueNumber}} in it", {"branch": branch})
-    path = policy.workspace_root / f"issue-{issue['number']}"
+    kind = "tree" if issue.get("mode") == "plan-auto" else "issue"
+    path = policy.workspace_root / f"{kind}-{issue['number']}"
     details = {"path": str(path), "branch": branch}
     # Runs side by side (daemon --concurrency) share the target repository: fetches and worktree
     # creation take turns, or git's own ref locks make one of them fail.
@@ -83,21 +86,48 @@ def repo_lock(policy):
 
 
 def _prepare(env, policy, say, issue, branch, path, details) -> dict:
-    from ..connect import token_from_env
 
     target, remote_name, base = policy.target, check_remote(policy.target, policy.remote), policy.base_branch
     check_ref_name(base, "git.baseBranch")
     restored = gitguard.settle(policy.state_dir, branch)
     if restored:
         say(f"restored shared git state an interrupted agent run had changed: {', '.join(restored[:5])}")
+    tree = env.get("tree") or {}
+    if tree.get("base_sha"):
+        # A child of an issue tree starts from the integration branch's current head, not the fetched base.
+        base_sha = tree["base_sha"]
+        base = tree["integration_branch"]
+        _fresh_child(target, path, branch, say)
+    else:
+        fetched = _fetch_base(env, policy, say, target, remote_name, base, details)
+        if isinstance(fetched, dict):
+            return fetched
+        base_sha = fetched
+    return _create(env, policy, say, target, remote_name, base, base_sha, branch, path, details)
+
+
+def _fetch_base(env, policy, say, target, remote_name, base, details):
+    from ..connect import token_from_env
+
     try:
         say(f"fetching {base} from {policy.clone_url}")
         remote(target, "fetch", policy.clone_url, f"+refs/heads/{base}:refs/remotes/{remote_name}/{base}",
                "--quiet", "--no-tags", token=token_from_env())
-        base_sha = rev_parse(target, f"refs/remotes/{remote_name}/{base}")
+        return rev_parse(target, f"refs/remotes/{remote_name}/{base}")
     except CxoError as exc:
         return envelope.block(env, STEP, f"cannot fetch base branch {remote_name}/{base}: {exc.message}", details)
 
+
+def _fresh_child(target: Path, path: Path, branch: str, say) -> None:
+    """A child re-run after its block was lifted starts over: its old worktree and branch go."""
+    if path.exists():
+        git(target, "worktree", "remove", "--force", "--", str(path), retcode=None)
+        say(f"removed the earlier attempt's worktree {path}")
+    if git(target, "branch", "--list", "--", branch).strip():
+        git(target, "branch", "-D", "--", branch)
+
+
+def _create(env, policy, say, target, remote_name, base, base_sha, branch, path, details) -> dict:
     reused = False
     if path.exists():
         if not (path / ".git").exists():

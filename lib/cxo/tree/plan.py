@@ -59,14 +59,16 @@ def problems(report: dict) -> list[str]:
         if ids.count(sid) > 1 and ids.index(sid) == index:
             errors.append(f"duplicate stableId {sid!r}")
     known = set(ids)
-    deps = _dependencies(report)
+    edges_to: dict[str, list[str]] = {}
+    for edge in graph.get("edges") or []:
+        edges_to.setdefault(edge["to"], []).append(edge["from"])
     for node in nodes:
         sid = node["stableId"]
         if not [s for s in node["ownershipScope"] if s.strip()]:
             errors.append(f"node {sid!r} has no ownershipScope: name the paths it owns")
         if not [v for v in node["verification"] if v.strip()]:
             errors.append(f"node {sid!r} has no verification: say how the child is checked")
-        for dep in deps.get(sid, []):
+        for dep in list(node["dependsOn"]) + edges_to.get(sid, []):
             if dep == sid:
                 errors.append(f"node {sid!r} depends on itself")
             elif dep not in known:
@@ -76,7 +78,7 @@ def problems(report: dict) -> list[str]:
             if edge[end] not in known:
                 errors.append(f"edge {edge['from']!r} -> {edge['to']!r} names unknown node {edge[end]!r}")
     if not errors:
-        cycle = _cycle(ids, deps)
+        cycle = _cycle(ids, _dependencies(report))
         if cycle:
             errors.append("dependency cycle: " + " -> ".join(cycle))
     return errors

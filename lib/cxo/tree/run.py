@@ -1,0 +1,342 @@
+"""The tree run of an `agent:plan-auto` parent: plan (or resume), persist children, run them, integrate, one PR.
+
+Children start as soon as their dependencies are merged, a slot is free
+(`concurrency.children`) and no running child's ownership scope overlaps; each
+goes through the ordinary steps (claim, worktree from the integration branch's
+head, agent, gates) and is then merged into the integration branch by the runner.
+Progress lives on GitHub (labels, the status comment) and in the runner's state
+file `trees/<parent>.json`, so a killed tree run resumes where it stopped.
+"""
+
+import json
+import threading
+from pathlib import Path
+
+from .. import envelope, killpoints
+from ..claims import done_marker
+from ..gitutil import remote, rev_parse
+from ..policy import render
+from . import children, integrate, schedule
+from . import plan as plan_mod
+from . import report as tree_report
+
+STEP = "tree"
+
+
+def _state_path(policy, number: int) -> Path:
+    return policy.state_dir / "trees" / f"{number}.json"
+
+
+def load_state(policy, number: int) -> dict | None:
+    path = _state_path(policy, number)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def save_state(policy, number: int, state: dict) -> None:
+    path = _state_path(policy, number)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=1))
+    tmp.replace(path)
+
+
+def _author(policy) -> dict:
+    name, email = policy["git"]["commitAuthorName"], policy["git"]["commitAuthorEmail"]
+    return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name,
+            "GIT_COMMITTER_EMAIL": email}
+
+
+def plan_parent(env: dict, policy, args, say, tracker) -> tuple[dict, dict | None]:
+    """The planning run: read-only, in the integration worktree; returns the envelope and the plan report."""
+    from .. import prompting
+    from ..gitutil import status_porcelain
+    from ..steps.codex import output_dir, run_agent
+
+    issue, tree = env["claim"]["issue"], env["worktree"]
+    worktree = Path(tree["path"])
+    head_before = rev_parse(worktree, "HEAD")
+    report_path = output_dir(policy, env) / "report.json"
+    prompt = prompting.build(policy, issue, tracker.list_comments(issue["number"]), report_path, tree["branch"],
+                             kind="plan")
+    say("planning: asking the agent for a PRD and a child-issue graph")
+    env, report = run_agent(env, policy, args, say, prompt, "plan", "plan-report")
+    if report is None:
+        return env, None
+    if rev_parse(worktree, "HEAD") != head_before or status_porcelain(worktree):
+        return envelope.block(env, STEP, "the planning run changed the worktree (planning is read-only): the plan "
+                              "was discarded and no child issue was created", {}), None
+    return env, report
+
+
+def _states(plan, current: dict, saved: dict, labels: dict) -> dict[str, str]:
+    states = {}
+    for node in plan.nodes:
+        issue = current[node.stable_id]
+        names = {(lab["name"] if isinstance(lab, dict) else lab).lower() for lab in issue.get("labels") or []}
+        if node.stable_id in saved["merged"] or issue.get("state") == "closed":
+            states[node.stable_id] = schedule.DONE
+        elif not node.afk:
+            states[node.stable_id] = "waiting"
+        elif labels["blocked"].lower() in names:
+            states[node.stable_id] = "blocked"
+        else:
+            states[node.stable_id] = "pending"
+    return states
+
+
+class TreeRun:
+    def __init__(self, env: dict, policy, say, args, tracker):
+        self.env, self.policy, self.say, self.args, self.tracker = env, policy, say, args, tracker
+        self.number = env["issue"]["number"]
+        self.integration = Path(env["worktree"]["path"])
+        self.branch = env["worktree"]["branch"]
+        self.lock = threading.Lock()  # merges, state and the status comment take turns
+        self.notes: dict[str, str] = {}
+        self.timing: dict[str, dict] = {}
+
+    # --- one child -------------------------------------------------------------------------------
+    def run_child(self, node, number: int) -> tuple[str, str]:
+        from .. import recovery
+        from ..connect import tracker_for
+        from ..runner import run_steps
+        from ..steps import publish
+
+        policy = self.policy
+        tracker = tracker_for(policy)  # a run of its own: its own connection
+
+        def say(message):
+            self.say(f"child #{number} ({node.stable_id}): {message}")
+
+        saved = recovery.latest_unfinished(policy, number)
+        if saved is not None and "claim" in saved and saved.get("tree", {}).get("parent") == self.number:
+            env = recovery.prepare(policy, tracker, saved, say)
+            steps = [s for s in recovery.remaining_steps(env) if s != "publish"]
+        else:
+            env = envelope.new(policy.target, number)
+            with self.lock:
+                env["tree"] = {"parent": self.number, "integration_branch": self.branch,
+                               "base_sha": rev_parse(self.integration, "HEAD"), "stable_id": node.stable_id}
+            steps = ["claim", "worktree", "codex", "gate"]
+        env = run_steps(env, policy, say, self.args, tracker, steps=steps)
+        if envelope.is_blocked(env):
+            reason = env["blocked"]["reason"]
+            if "claim" in env:
+                run_steps(env, policy, say, self.args, tracker, steps=("publish",))
+            return "blocked", reason
+        worktree = Path(env["worktree"]["path"])
+        publish.commit_checked(policy, env, worktree, say)
+        head = rev_parse(worktree, "HEAD")
+        try:
+            with self.lock:
+                merged = integrate.merge(self.integration, head, f"cxo: merge #{number} ({node.stable_id}) into "
+                                         f"{self.branch}", _author(policy))
+                self.state["merged"][node.stable_id] = {"number": number, "sha": head, "merge": merged}
+                save_state(policy, self.number, self.state)
+        except integrate.MergeConflict as exc:
+            env = envelope.block(env, STEP, f"{exc.message} while merging into {self.branch}: nothing of this child "
+                                 "was merged", {"files": exc.files})
+            run_steps(env, policy, say, self.args, tracker, steps=("publish",))
+            return "blocked", exc.message
+        killpoints.reached("tree:after-merge")
+        labels = publish.move_labels(tracker, number, policy.label("review"), policy.label("running"))
+        del labels
+        body = (f"<!-- cxo:report-comment issue={number} -->{done_marker(env['run_id'])}\n"
+                f"## cxo: #{number} merged into `{self.branch}`\n\nChecked by the gates "
+                f"({', '.join(v['gate'] + ' ' + v['verdict'] for v in env['gate']['verdicts']) or 'no gate ran'}) "
+                f"and merged as `{head[:12]}`. The integration draft PR of #{self.number} will carry it.")
+        publish.upsert_comment(tracker, number, f"<!-- cxo:report-comment issue={number} -->", body)
+        return schedule.DONE, f"merged {head[:12]}"
+
+    # --- the loop --------------------------------------------------------------------------------
+    def execute(self, plan, numbers: dict[str, int], states: dict[str, str]) -> dict[str, str]:
+        import time
+
+        slots = max(1, int(self.policy["concurrency"]["children"]))
+        running: dict[str, threading.Thread] = {}
+        results: dict[str, tuple[str, str]] = {}
+
+        def work(sid):
+            started = time.monotonic()
+            try:
+                results[sid] = self.run_child(plan.node(sid), numbers[sid])
+            except Exception as exc:  # a child's crash blocks that child, never the whole tree
+                results[sid] = ("blocked", f"{type(exc).__name__}: {exc}")
+            with self.lock:
+                self.timing[sid] = {"start": started, "end": time.monotonic()}
+
+        while True:
+            for sid, thread in list(running.items()):
+                if not thread.is_alive():
+                    thread.join()
+                    del running[sid]
+                    states[sid], self.notes[sid] = results[sid]
+                    self.update_status(plan, numbers, states, "running")
+            for sid in schedule.startable(plan, states, slots):
+                states[sid] = "running"
+                self.say(f"starting child #{numbers[sid]} ({sid})")
+                running[sid] = threading.Thread(target=work, args=(sid,), name=f"cxo-child-{sid}", daemon=True)
+                running[sid].start()
+            if not running:
+                return states
+            time.sleep(0.1)
+
+    def update_status(self, plan, numbers, states, headline: str) -> None:
+        from ..steps import publish
+
+        body = tree_report.status_comment(self.number, plan, states, numbers, self.notes, headline)
+        with self.lock:
+            publish.upsert_comment(self.tracker, self.number, tree_report.STATUS_MARKER.format(self.number), body)
+
+
+def run_tree(env: dict, policy, say, args, tracker) -> dict:
+    """Continue a claimed plan-auto parent whose integration worktree exists; returns the final envelope."""
+    from ..runner import _heartbeat
+
+    heartbeat = _heartbeat(env, policy, say)
+    try:
+        return _run(env, policy, say, args, tracker)
+    finally:
+        heartbeat.stop()
+
+
+def _blocked(env, policy, say, args, tracker, reason: str, details=None) -> dict:
+    from ..runner import run_steps
+
+    env = envelope.block(env, STEP, reason, details or {})
+    return run_steps(env, policy, say, args, tracker, steps=("publish",))
+
+
+def _run(env: dict, policy, say, args, tracker) -> dict:
+    from ..connect import runner_logins
+    from ..steps import publish
+
+    number = env["issue"]["number"]
+    labels = policy.labels
+    logins = runner_logins(policy, tracker)
+    state = load_state(policy, number)
+    if state is None or getattr(args, "replan", False):
+        env, report = plan_parent(env, policy, args, say, tracker)
+        if report is None:
+            return _blocked(env, policy, say, args, tracker, env["blocked"]["reason"], env["blocked"]["details"])
+        errors = plan_mod.problems(report)
+        current = children.existing(tracker, number, labels["child"], logins)
+        if not errors:
+            errors = children.foreign_numbers(plan_mod.build(report), current)
+        if errors:
+            return _blocked(env, policy, say, args, tracker, f"the plan was rejected ({len(errors)} problem(s)): "
+                            + "; ".join(errors), {"errors": errors})
+        plan = plan_mod.build(report)
+        children.persist(tracker, plan, env["claim"]["issue"], labels, logins, say)
+        publish.upsert_comment(tracker, number, tree_report.PRD_MARKER.format(number),
+                               tree_report.prd_comment(number, plan.prd))
+        state = {"report": report, "merged": (state or {}).get("merged", {}), "branch": env["worktree"]["branch"]}
+        save_state(policy, number, state)
+        killpoints.reached("tree:after-plan")
+    order = [n["stableId"] for n in state["report"]["graph"]["nodes"]]
+    current = children.existing(tracker, number, labels["child"], logins)
+    nodes = [children.parse(current[sid]) for sid in order if sid in current]
+    plan = plan_mod.Plan(title=state["report"]["parent"]["title"], prd=state["report"]["parent"]["body"],
+                         nodes=nodes)
+    known = {n.stable_id for n in nodes}
+    for node in nodes:  # a maintainer may have edited a child's metadata: keep only known dependencies
+        node.depends_on = [d for d in node.depends_on if d in known]
+    numbers = {sid: current[sid]["number"] for sid in known}
+    states = _states(plan, current, state, labels)
+    run = TreeRun(env, policy, say, args, tracker)
+    run.state = state
+    run.update_status(plan, numbers, states, "Children are running.")
+    states = run.execute(plan, numbers, states)
+    state["timing"] = {**state.get("timing", {}), **run.timing}  # start/end per child (monotonic clock)
+    save_state(policy, number, state)
+    stuck = schedule.stuck(plan, states)
+    done = [s for s in order if states.get(s) == schedule.DONE]
+    blocked = [s for s in order if states.get(s) == "blocked"]
+    if blocked or stuck:
+        summary = (f"{len(done)} done, {len(blocked)} blocked ({', '.join(f'#{numbers[s]}' for s in blocked) or '-'}), "
+                   f"{len(stuck)} not started ({'; '.join(f'#{numbers[s]} waits on {w}' for s, w in stuck.items())})")
+        run.update_status(plan, numbers, states, f"Stopped: {summary}.")
+        waiting_only = not blocked and all(w == "a human (hitl child)" or all(
+            states.get(d) == "waiting" for d in w.split(", ")) for w in stuck.values())
+        reason = ("waiting on " + ", ".join(f"#{numbers[s]}" for s in order if states.get(s) == "waiting")
+                  if waiting_only else f"issue tree incomplete: {summary}")
+        return _blocked(env, policy, say, args, tracker, reason, {"states": states})
+    return _finish(env, policy, say, args, tracker, run, plan, numbers, states)
+
+
+def _finish(env, policy, say, args, tracker, run, plan, numbers, states) -> dict:
+    from ..connect import token_from_env
+    from ..steps import publish
+
+    number = env["issue"]["number"]
+    integration = Path(env["worktree"]["path"])
+    head = rev_parse(integration, "HEAD")
+    problem = _validate(env, policy, say, integration)
+    if problem:
+        return _blocked(env, policy, say, args, tracker, problem)
+    branch = env["worktree"]["branch"]
+    say(f"pushing the integration branch {branch} ({head[:12]})")
+    remote(integration, "push", policy.clone_url, f"{head}:refs/heads/{branch}", "--quiet", "--no-verify",
+           token=token_from_env())
+    killpoints.reached("tree:after-push")
+    issue = env["claim"]["issue"]
+    title = render(policy["pullRequest"]["treeTitleTemplate"], {"issueNumber": number,
+                   "issueTitle": issue["title"]}, "pullRequest.treeTitleTemplate")
+    body = pr_body(env, plan, numbers, run.state)
+    pull = tracker.find_pull(branch, state="open")
+    if pull is None:
+        from ..tracker.base import write_once
+
+        pull = write_once(lambda: tracker.create_pull(title, branch, env["worktree"]["base_branch"], body, draft=True),
+                          lambda: tracker.find_pull(branch, state="open"))
+        say(f"opened integration draft PR #{pull['number']}")
+    elif pull.get("body") != body:
+        pull = tracker.update_pull(pull["number"], body=body)
+    killpoints.reached("tree:after-pr")
+    run.update_status(plan, numbers, states, f"All children merged: integration draft PR #{pull['number']}.")
+    labels = publish.move_labels(tracker, number, policy.label("review"), policy.label("running"))
+    comment = publish.upsert_comment(tracker, number, f"<!-- cxo:report-comment issue={number} -->",
+                                     f"<!-- cxo:report-comment issue={number} -->{done_marker(env['run_id'])}\n"
+                                     f"## cxo issue tree for #{number}: integration draft PR #{pull['number']}\n\n"
+                                     f"{len(numbers)} children merged into `{branch}`. Review the draft PR before "
+                                     "merging: nothing is merged into the base branch automatically.")
+    env["publish"] = {"outcome": "review", "pushed_sha": head, "branch": branch, "commit_created": False,
+                      "pull_request": {"number": pull["number"], "url": pull["url"],
+                                       "html_url": pull.get("html_url", ""), "draft": bool(pull.get("draft"))},
+                      "comment": {"id": comment["id"], "url": comment.get("html_url", "")}, "labels": labels}
+    from ..runner import save
+
+    env = envelope.mark_done(env, "publish")
+    save(policy, env, 5, "publish")
+    return env
+
+
+def _validate(env, policy, say, integration: Path) -> str | None:
+    """The policy's checks on the integration worktree; a failure message, or None."""
+    if not policy["checks"]:
+        return None
+    from ..gates.base import GateContext, run_one
+    from ..gates.checks import ChecksGate
+    from ..gitutil import collect_changes
+
+    changes = collect_changes(integration, env["worktree"]["base_sha"])
+    ctx = GateContext(worktree=integration, base=changes.base, head=None, policy=policy, changes=changes,
+                      run_dir=envelope.run_dir(policy.state_dir, env) / "integration", say=say, envelope=env)
+    verdict = run_one(ChecksGate(), ctx)
+    return None if verdict["verdict"] != "fail" else f"integration checks failed: {verdict['summary']}"
+
+
+def pr_body(env, plan, numbers: dict[str, int], state: dict) -> str:
+    from ..untrusted import clean
+
+    number = env["issue"]["number"]
+    prd = clean(plan.prd).strip().splitlines()
+    lines = [f"<!-- cxo:report issue={number} -->", f"## Issue tree for #{number}", "",
+             "### Plan (PRD, first lines)", ""] + [f"> {line}" for line in prd[:15]] + [
+             "", "### Children", "", "| child | stable id | merged as |", "| --- | --- | --- |"]
+    for node in plan.nodes:
+        merged = state["merged"].get(node.stable_id) or {}
+        lines.append(f"| #{numbers[node.stable_id]} | `{node.stable_id}` | "
+                     f"{('`' + merged['sha'][:12] + '`') if merged else 'closed by a human'} |")
+    lines += ["", "This is a draft: review before merging. Nothing is merged into the base branch automatically.",
+              ""] + [f"Closes #{numbers[n.stable_id]}" for n in plan.nodes] + [f"Closes #{number}"]
+    return "\n".join(lines)

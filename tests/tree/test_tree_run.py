@@ -1,0 +1,167 @@
+"""agent:plan-auto end to end on the hub: planning, child issues, dependency order, scopes, one integration PR."""
+
+import json
+import subprocess
+
+from cxo import policy as policy_mod
+from cxo.runner import run_issue
+from tests.support.git_fixtures import GOOD_REPORT, scripted_agent
+
+R = "/repos/acme/widgets"
+MARK = "<!-- codex-orchestrator:autonomous-child parent=#{} -->"
+
+
+def node(sid, scope, deps=(), afk="afk"):
+    return {"stableId": sid, "title": f"Child {sid}", "body": f"Build {sid}.", "afkHitl": afk,
+            "ownershipScope": [scope], "dependsOn": list(deps), "verification": ["the file exists"]}
+
+
+DIAMOND = [node("a", "src/a/**"), node("b", "src/b/**", ["a"]), node("c", "src/c/**", ["a"]),
+           node("d", "src/d/**", ["b", "c"]), node("e", "src/b/**")]
+
+
+def plan_report(nodes, prd="Goal: build the five parts.\n\nAcceptance: every part exists."):
+    return {"parent": {"title": "Five parts", "body": prd}, "graph": {"nodes": nodes, "edges": [],
+                                                                     "specGate": "wave-level"}}
+
+
+CHILD = [{"sh": "mkdir -p out && echo $CODEX_ORCHESTRATOR_ISSUE_NUMBER > "
+                "out/child-$CODEX_ORCHESTRATOR_ISSUE_NUMBER.txt"}, {"sleep": 1}, {"report": GOOD_REPORT}]
+
+
+def tree_agent(target, tmp_path, nodes, child=CHILD, **extra):
+    return scripted_agent(target, tmp_path, [{"role": {"plan": [{"report": plan_report(nodes)}],
+                                                       "implement": child}}],
+                          extra_policy={"reviewGates": {"quality": {"enabled": False}}, **extra})
+
+
+def open_parent(hub_repo, body="Build five parts, please."):
+    return hub_repo.api.ok("POST", f"{R}/issues", {"title": "Five parts", "body": body,
+                                                   "labels": ["agent:plan-auto"]})["number"]
+
+
+def labels_of(hub_repo, number):
+    return sorted(lab["name"] for lab in hub_repo.api.ok("GET", f"{R}/issues/{number}")["labels"])
+
+
+def child_issues(hub_repo, parent):
+    issues = hub_repo.api.ok("GET", f"{R}/issues?state=all&per_page=100")
+    return {i["body"].split("Stable ID: ")[1].split("\n")[0]: i for i in issues
+            if (i.get("body") or "").startswith(MARK.format(parent))}
+
+
+def test_a_diamond_plan_runs_in_dependency_order_with_scopes_apart_and_opens_one_integration_pr(
+        target_repo, hub_repo, tmp_path):
+    tree_agent(target_repo, tmp_path, DIAMOND)
+    parent = open_parent(hub_repo)
+    final = run_issue(target_repo, parent)
+    assert final["status"] == "ok", final.get("blocked")
+
+    kids = child_issues(hub_repo, parent)
+    assert sorted(kids) == ["a", "b", "c", "d", "e"]
+    for sid, issue in kids.items():
+        assert labels_of(hub_repo, issue["number"]) == ["agent:auto", "agent:child", "agent:review"], sid
+    subs = hub_repo.api.ok("GET", f"{R}/issues/{parent}/sub_issues")
+    assert sorted(i["number"] for i in subs) == sorted(i["number"] for i in kids.values())
+    blockers = hub_repo.api.ok("GET", f"{R}/issues/{kids['d']['number']}/dependencies/blocked_by")
+    assert sorted(i["number"] for i in blockers) == sorted([kids["b"]["number"], kids["c"]["number"]])
+
+    timing = json.loads((policy_mod.load(target_repo).state_dir / "trees" / f"{parent}.json").read_text())["timing"]
+    for before, after in (("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")):
+        assert timing[before]["end"] <= timing[after]["start"], (before, after)
+    b, e = timing["b"], timing["e"]
+    assert b["end"] <= e["start"] or e["end"] <= b["start"], "children sharing a scope ran at the same time"
+
+    pulls = hub_repo.api.ok("GET", f"{R}/pulls?state=all")
+    assert len(pulls) == 1 and pulls[0]["draft"] is True
+    pr = pulls[0]
+    assert pr["head"]["ref"] == final["worktree"]["branch"] and pr["head"]["ref"].startswith("agent/tree-")
+    for issue in list(kids.values()) + [{"number": parent}]:
+        assert f"Closes #{issue['number']}" in pr["body"]
+    clone = tmp_path / "check"
+    subprocess.run(["git", "clone", "-q", "-b", pr["head"]["ref"], hub_repo.clone_url, str(clone)], check=True)
+    assert sorted(p.name for p in (clone / "out").iterdir()) == sorted(
+        f"child-{i['number']}.txt" for i in kids.values())
+    assert labels_of(hub_repo, parent) == ["agent:plan-auto", "agent:review"]
+    comments = hub_repo.api.ok("GET", f"{R}/issues/{parent}/comments")
+    assert sum("cxo:tree-status" in c["body"] for c in comments) == 1  # one status comment, edited in place
+    assert sum("cxo:tree-prd" in c["body"] for c in comments) == 1
+    status = next(c["body"] for c in comments if "cxo:tree-status" in c["body"])
+    assert "```mermaid" in status and "classDef merged" in status
+    assert hub_repo.api.ok("GET", f"{R}/issues/{parent}")["body"] == "Build five parts, please."  # kept
+
+    # Running the finished tree again changes nothing.
+    before = hub_repo.api.admin("GET", "/_hub/stats")["writes"]
+    again = run_issue(target_repo, parent)
+    assert again["status"] == "blocked" and "review" in again["blocked"]["reason"]
+    assert hub_repo.api.admin("GET", "/_hub/stats")["writes"] == before
+
+
+def test_invalid_plans_block_the_parent_with_every_error_and_create_nothing(target_repo, hub_repo, tmp_path):
+    bad = [node("a", "src/a/**", ["a"]), node("b", "src/b/**", ["zzz"]), node("b", "src/x/**"),
+           {**node("c", "src/c/**"), "ownershipScope": []}, {**node("d", "src/d/**"), "verification": []}]
+    tree_agent(target_repo, tmp_path, bad)
+    parent = open_parent(hub_repo)
+    final = run_issue(target_repo, parent)
+    assert final["status"] == "blocked"
+    reason = final["blocked"]["reason"]
+    for expected in ("depends on itself", "unknown node 'zzz'", "duplicate stableId 'b'", "'c' has no ownershipScope",
+                     "'d' has no verification"):
+        assert expected in reason, expected
+    assert child_issues(hub_repo, parent) == {}
+    assert labels_of(hub_repo, parent) == ["agent:blocked", "agent:plan-auto"]
+
+
+def test_a_cycle_and_a_foreign_issue_number_are_refused(target_repo, hub_repo, tmp_path):
+    other = hub_repo.api.ok("POST", f"{R}/issues", {"title": "Unrelated", "body": "leave me"})["number"]
+    tree_agent(target_repo, tmp_path, [node("a", "src/a/**", ["b"]), node("b", "src/b/**", ["a"])])
+    parent = open_parent(hub_repo)
+    assert "dependency cycle" in run_issue(target_repo, parent)["blocked"]["reason"]
+    tree_agent(target_repo, tmp_path, [{**node("a", "src/a/**"), "issueNumber": other}])
+    parent = open_parent(hub_repo)
+    final = run_issue(target_repo, parent)
+    assert f"names #{other}, which is not a child" in final["blocked"]["reason"]
+    assert hub_repo.api.ok("GET", f"{R}/issues/{other}")["body"] == "leave me"
+    assert hub_repo.api.ok("GET", f"{R}/issues/{other}/comments") == []
+
+
+def test_a_planning_run_that_edits_files_blocks_the_parent(target_repo, hub_repo, tmp_path):
+    scripted_agent(target_repo, tmp_path, [{"role": {"plan": [{"write": {"sneaky.txt": "x"}},
+                                                              {"report": plan_report(DIAMOND)}]}}])
+    parent = open_parent(hub_repo)
+    final = run_issue(target_repo, parent)
+    assert final["status"] == "blocked" and "planning is read-only" in final["blocked"]["reason"]
+    assert child_issues(hub_repo, parent) == {}
+
+
+def test_a_blocked_child_stops_its_dependents_not_its_siblings_and_a_rerun_completes(target_repo, hub_repo,
+                                                                                      tmp_path):
+    flag = tmp_path / "flags"
+    flag.mkdir()
+    # Child c fails while the flag file is missing; after the maintainer "fixes" it, the rerun passes.
+    child = [{"check": f"test -e {flag}/fixed || [ \"$CODEX_ORCHESTRATOR_ISSUE_NUMBER\" != \"$(cat {flag}/c)\" ] "
+                    "|| exit 7"}] + CHILD
+    tree_agent(target_repo, tmp_path, DIAMOND, child=child, agent={"readPaths": [str(flag)]})
+    parent = open_parent(hub_repo)
+    # The plan is made first; learn c's number from a dry planning of the same graph: children are created in order.
+    next_number = hub_repo.api.ok("POST", f"{R}/issues", {"title": "spacer"})["number"] + 1
+    (flag / "c").write_text(str(next_number + 2))  # a, b, c, d, e are created in this order
+    final = run_issue(target_repo, parent)
+    assert final["status"] == "blocked", final
+    kids = child_issues(hub_repo, parent)
+    assert sorted(kids) == ["a", "b", "c", "d", "e"], final["blocked"]
+    assert kids["c"]["number"] == next_number + 2
+    assert labels_of(hub_repo, kids["c"]["number"]) == ["agent:auto", "agent:blocked", "agent:child"]
+    for sid in ("a", "b", "e"):
+        assert "agent:review" in labels_of(hub_repo, kids[sid]["number"]), sid
+    assert labels_of(hub_repo, kids["d"]["number"]) == ["agent:auto", "agent:child"]  # never started
+    assert f"#{kids['d']['number']} waits on c" in final["blocked"]["reason"]
+    assert hub_repo.api.ok("GET", f"{R}/pulls?state=all") == []
+
+    (flag / "fixed").write_text("yes")
+    for number in (kids["c"]["number"], parent):  # the maintainer unblocks
+        hub_repo.api.ok("DELETE", f"{R}/issues/{number}/labels/agent:blocked")
+    final = run_issue(target_repo, parent)
+    assert final["status"] == "ok", final.get("blocked")
+    assert len(hub_repo.api.ok("GET", f"{R}/pulls?state=all")) == 1
+    assert len(child_issues(hub_repo, parent)) == 5  # no duplicates
