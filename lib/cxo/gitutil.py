@@ -40,17 +40,16 @@ def git(cwd: Path | str, *args: str, env: dict | None = None, retcode=0, input: 
     """Run git in `cwd` with the safe configuration and return stdout; raise GitError with git's own last line."""
     from plumbum import ProcessExecutionError
 
-    cmd = _git()[args]
-    if input is not None:
-        cmd = cmd << input
     run_env = config_env()
     if env:
         run_env.update(env)
+    # Bound cwd and environment, never plumbum's process-wide `local.cwd`/`local.env`: a tree run works in
+    # several worktrees from several threads at once.
+    cmd = _git()[args].with_cwd(str(cwd)).with_env(**run_env)
+    if input is not None:
+        cmd = cmd << input
     try:
-        from plumbum import local
-
-        with local.cwd(str(cwd)), local.env(**run_env):
-            code, out, err = cmd.run(retcode=retcode)
+        code, out, err = cmd.run(retcode=retcode)
     except ProcessExecutionError as exc:
         last = (exc.stderr or exc.stdout or "").strip().splitlines()
         detail = last[-1] if last else f"exit {exc.retcode}"

@@ -145,11 +145,19 @@ def scripted_agent(target: Path, tmp_path: Path, actions: list, extra_policy: di
     agent = policy.setdefault("agent", {})
     agent["readPaths"] = sorted(set(agent.get("readPaths", [])) | {str(script)})
     outside = set()
-    for action in actions:
-        (kind, value), = action.items()
-        writes = kind in ("env_dump", "read_prompt", "pause_once")
-        paths = list(value) if kind in ("append", "write") else [value] if writes else []
-        outside |= {str(Path(p).parent) for p in paths if Path(p).is_absolute()}
+
+    def gather(steps):
+        for action in steps:
+            (kind, value), = action.items()
+            if kind == "role":
+                for nested in value.values():
+                    gather(nested)
+                continue
+            writes = kind in ("env_dump", "read_prompt", "pause_once")
+            paths = list(value) if kind in ("append", "write") else [value] if writes else []
+            outside.update(str(Path(p).parent) for p in paths if Path(p).is_absolute())
+
+    gather(actions)
     if outside:
         agent["writePaths"] = sorted(set(agent.get("writePaths", [])) | outside)
     # The review gates need a reviewer; an approving scripted one unless the test says otherwise.

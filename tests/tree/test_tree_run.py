@@ -165,3 +165,44 @@ def test_a_blocked_child_stops_its_dependents_not_its_siblings_and_a_rerun_compl
     assert final["status"] == "ok", final.get("blocked")
     assert len(hub_repo.api.ok("GET", f"{R}/pulls?state=all")) == 1
     assert len(child_issues(hub_repo, parent)) == 5  # no duplicates
+
+
+def test_two_children_that_conflict_block_the_second_naming_the_file(target_repo, hub_repo, tmp_path):
+    write_same = [{"sh": "echo $CODEX_ORCHESTRATOR_ISSUE_NUMBER > shared.txt"}, {"report": GOOD_REPORT}]
+    tree_agent(target_repo, tmp_path, [node("x", "src/x/**"), node("y", "src/y/**")], child=write_same)
+    parent = open_parent(hub_repo)
+    final = run_issue(target_repo, parent)
+    assert final["status"] == "blocked"
+    kids = child_issues(hub_repo, parent)
+    blocked = [sid for sid in kids if "agent:blocked" in labels_of(hub_repo, kids[sid]["number"])]
+    assert len(blocked) == 1
+    comments = hub_repo.api.ok("GET", f"{R}/issues/{kids[blocked[0]]['number']}/comments")
+    assert any("merge conflict in shared.txt" in c["body"] for c in comments)
+    assert hub_repo.api.ok("GET", f"{R}/pulls?state=all") == []
+
+
+def test_a_hitl_child_waits_and_a_replan_updates_children_by_stable_id(target_repo, hub_repo, tmp_path):
+    import argparse
+
+    counts = tmp_path / "counts"
+    counts.mkdir()
+    child = [{"append": {str(counts / "runs"): "$CODEX_ORCHESTRATOR_ISSUE_NUMBER\n"}}] + CHILD
+    tree_agent(target_repo, tmp_path, [node("a", "src/a/**"), node("b", "src/b/**", ["a"], afk="hitl")], child=child)
+    parent = open_parent(hub_repo)
+    final = run_issue(target_repo, parent)
+    kids = child_issues(hub_repo, parent)
+    assert final["status"] == "blocked" and f"waiting on #{kids['b']['number']}" in final["blocked"]["reason"]
+    assert labels_of(hub_repo, kids["b"]["number"]) == ["agent:child", "agent:manual"]
+
+    # The maintainer unblocks and asks for a new plan: b is now afk, c is new.
+    tree_agent(target_repo, tmp_path, [node("a", "src/a/**"), node("b", "src/b/**", ["a"]),
+                                       node("c", "src/c/**", ["b"])], child=child)
+    hub_repo.api.ok("DELETE", f"{R}/issues/{parent}/labels/agent:blocked")
+    final = run_issue(target_repo, parent, args=argparse.Namespace(replan=True))
+    assert final["status"] == "ok", final.get("blocked")
+    again = child_issues(hub_repo, parent)
+    assert sorted(again) == ["a", "b", "c"]
+    assert again["a"]["number"] == kids["a"]["number"] and again["b"]["number"] == kids["b"]["number"]
+    runs = (counts / "runs").read_text().split()
+    assert runs.count(str(kids["a"]["number"])) == 1  # merged children are not run again
+    assert "agent:manual" not in labels_of(hub_repo, kids["b"]["number"])

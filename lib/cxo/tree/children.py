@@ -102,6 +102,10 @@ def persist(tracker, plan: Plan, parent: dict, labels: dict, logins: set[str], s
         elif issue.get("body") != body or issue.get("title") != node.title:
             issue = tracker.update_issue(issue["number"], title=node.title, body=body)
             say(f"updated child #{issue['number']} ({node.stable_id})")
+            names = {lab["name"].lower() for lab in issue.get("labels") or []}
+            if node.afk and labels["manual"].lower() in names:  # re-triaged from hitl to afk
+                tracker.add_labels(issue["number"], [labels["auto"]])
+                tracker.remove_label(issue["number"], labels["manual"])
         out[node.stable_id] = issue
     attached = {i["number"] for i in tracker.list_sub_issues(number)}
     for node in plan.nodes:

@@ -242,6 +242,7 @@ def _run(env: dict, policy, say, args, tracker) -> dict:
         node.depends_on = [d for d in node.depends_on if d in known]
     numbers = {sid: current[sid]["number"] for sid in known}
     states = _states(plan, current, state, labels)
+    _settle_merged(tracker, policy, state, current)
     run = TreeRun(env, policy, say, args, tracker)
     run.state = state
     run.update_status(plan, numbers, states, "Children are running.")
@@ -251,16 +252,26 @@ def _run(env: dict, policy, say, args, tracker) -> dict:
     stuck = schedule.stuck(plan, states)
     done = [s for s in order if states.get(s) == schedule.DONE]
     blocked = [s for s in order if states.get(s) == "blocked"]
-    if blocked or stuck:
+    waiting = [s for s in order if states.get(s) == "waiting"]
+    if blocked or stuck or waiting:
         summary = (f"{len(done)} done, {len(blocked)} blocked ({', '.join(f'#{numbers[s]}' for s in blocked) or '-'}), "
                    f"{len(stuck)} not started ({'; '.join(f'#{numbers[s]} waits on {w}' for s, w in stuck.items())})")
         run.update_status(plan, numbers, states, f"Stopped: {summary}.")
-        waiting_only = not blocked and all(w == "a human (hitl child)" or all(
-            states.get(d) == "waiting" for d in w.split(", ")) for w in stuck.values())
-        reason = ("waiting on " + ", ".join(f"#{numbers[s]}" for s in order if states.get(s) == "waiting")
-                  if waiting_only else f"issue tree incomplete: {summary}")
+        reason = (f"waiting on {', '.join(f'#{numbers[s]}' for s in waiting)} (hitl: a human does it and closes "
+                  f"it); {summary}" if waiting and not blocked else f"issue tree incomplete: {summary}")
         return _blocked(env, policy, say, args, tracker, reason, {"states": states})
     return _finish(env, policy, say, args, tracker, run, plan, numbers, states)
+
+
+def _settle_merged(tracker, policy, state: dict, current: dict) -> None:
+    """A child merged just before a runner died still shows agent:running: finish its labels."""
+    from ..steps import publish
+
+    running = policy.label("running").lower()
+    for sid in state["merged"]:
+        issue = current.get(sid)
+        if issue and running in {lab["name"].lower() for lab in issue.get("labels") or []}:
+            publish.move_labels(tracker, issue["number"], policy.label("review"), policy.label("running"))
 
 
 def _finish(env, policy, say, args, tracker, run, plan, numbers, states) -> dict:

@@ -54,8 +54,9 @@ def startable(plan: Plan, states: dict[str, str], slots: int) -> list[str]:
 
 def stuck(plan: Plan, states: dict[str, str]) -> dict[str, str]:
     """Pending children that can never start in this run, each with what it waits on."""
-    out = {}
-    for node in plan.nodes:
+    out: dict[str, str] = {}
+    for sid in plan.order():
+        node = plan.node(sid)
         if states.get(node.stable_id, "pending") != "pending":
             continue
         if not node.afk:
