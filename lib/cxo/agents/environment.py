@@ -3,10 +3,12 @@
 import os
 import re
 import shutil
-import sys
 from pathlib import Path
 
-BASE_NAMES = ("PATH", "LANG", "LANGUAGE", "TERM", "TZ", "USER", "LOGNAME", "SHELL", "TMPDIR", "NO_COLOR")
+# PATH keeps the user's order and VIRTUAL_ENV passes through: `python` in checks, tdd runs and agents is the
+# target project's interpreter (the first on the user's PATH, an activated venv), never the one cxo runs on.
+BASE_NAMES = ("PATH", "LANG", "LANGUAGE", "TERM", "TZ", "USER", "LOGNAME", "SHELL", "TMPDIR", "NO_COLOR",
+              "VIRTUAL_ENV")
 # Model credentials are the agent's own, not GitHub's: the Codex adapter passes them through.
 MODEL_KEYS = ("OPENAI_API_KEY", "CODEX_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT")
 NEVER = re.compile(r"^(GITHUB_TOKEN|GH_TOKEN|GH_ENTERPRISE_TOKEN|GITHUB_ENTERPRISE_TOKEN)$|"
@@ -35,8 +37,7 @@ def build(home: Path, passthrough=(), say=None, model_keys: bool = False, source
             env[name] = source[name]
     if model_keys:
         env.update({name: source[name] for name in MODEL_KEYS if name in source})
-    # The venv's bin first, so `python` in checks and agents is the interpreter cxo runs on.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
+    env.setdefault("PATH", os.defpath)
     home.mkdir(parents=True, exist_ok=True)
     env["HOME"] = str(home)
     env.setdefault("LANG", "C.UTF-8")

@@ -131,5 +131,10 @@ def worktree_scope(policy, worktree: Path, scratch: Path, writable=(), git_write
     replaced = {common / "config": sanitized_config(common, scratch / "git-config")}
     # The policy's readPaths are a base layer too: a broad one must not cover a writable place.
     visible = [common, own, Path(worktree)] + [Path(os.path.expanduser(p)) for p in agent["readPaths"]]
+    # The user's active venv is the target project's interpreter (agents/environment.py passes VIRTUAL_ENV on):
+    # show it read-only even where the private /tmp would hide it.
+    venv = os.environ.get("VIRTUAL_ENV")
+    if venv and Path(venv).is_dir():
+        visible.append(Path(venv))
     return Scope(visible=visible, writable=places, tmp=tmp, hidden=hidden, read_only=read_only, replaced=replaced,
                  network=agent["network"])
