@@ -1,34 +1,26 @@
-"""Path globs with `**`: `*` stays inside one directory, `**/` spans any number of them."""
+"""Path globs that match the way .gitignore patterns do, through pathspec's GitIgnoreSpec.
 
-import re
+A pattern without a slash matches at any depth (`*.pem` catches `certs/key.pem`); one with a
+slash is anchored at the repository root (`docs/**`); `**/` spans any number of directories,
+`*` and `?` stay inside one, `[a-z]` is a character class, and `!pattern` re-includes what an
+earlier pattern matched (the last matching pattern wins). A directory pattern (`build/`, or
+`build` without a slash) matches every file under it.
+"""
+
 from functools import cache
 
 
 @cache
-def _compile(pattern: str) -> re.Pattern:
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("^" + "".join(out) + "$")
+def _spec(patterns: tuple[str, ...]):
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
 def match(path: str, patterns) -> bool:
-    return any(_compile(p).match(path) for p in patterns)
+    return _spec(tuple(patterns)).match_file(path)
 
 
 def matching(paths, patterns) -> list[str]:
-    return [p for p in paths if match(p, patterns)]
+    spec = _spec(tuple(patterns))
+    return [p for p in paths if spec.match_file(p)]
