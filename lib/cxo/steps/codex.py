@@ -31,6 +31,19 @@ def read_report(path: Path, schema: str = "completion-report") -> tuple[dict | N
     return data, None
 
 
+def exit_reason(code: int | None) -> str:
+    """Why a finished agent's run ends here: a non-zero status, or the signal that killed it."""
+    if code is not None and code < 0:
+        import signal
+
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "an unknown signal"
+        return f"agent was killed by signal {-code} ({name})"
+    return f"agent exited with status {code}"
+
+
 def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     from .. import prompting
     from ..connect import tracker_for
@@ -131,7 +144,7 @@ def run_agent(env: dict, policy, args, say, prompt: str, role: str, schema: str)
         limit = f"{timeout}s total" if result.timed_out else f"{idle}s without output"
         return envelope.block(env, STEP, f"agent timed out ({limit})", details), None
     if result.exit_code != 0:
-        return envelope.block(env, STEP, f"agent exited with status {result.exit_code}", details), None
+        return envelope.block(env, STEP, exit_reason(result.exit_code), details), None
     report, problem = read_report(report_path, schema)
     if problem:
         return envelope.block(env, STEP, problem, details), None
