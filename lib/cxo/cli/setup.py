@@ -57,7 +57,7 @@ def main(argv=None) -> int:
         if not args.dry_run:
             setup_repo.apply(target, result, args.api_url)
             if args.prepare_labels:
-                setup_repo.create_labels(tracker, pol.labels, result, say)
+                setup_repo.create_labels(tracker, pol.labels, result, say, pol.label_meta)
             policy_mod.load(target)  # what was written must load
         if args.json:
             sys.stdout.write(json.dumps({"dry_run": args.dry_run, **result.to_json()}, indent=2) + "\n")

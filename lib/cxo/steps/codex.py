@@ -1,6 +1,7 @@
 """cxo-codex: build the prompt, run the agent with an allow-listed environment, read its completion report."""
 
 import json
+import re
 from pathlib import Path
 
 from .. import envelope, gitguard
@@ -10,9 +11,28 @@ from ..agents.base import AgentSpec
 from ..gitutil import rev_parse
 from ..redact import redact
 from ..schemas import errors as schema_errors
+from ..seed import is_seed_report, report_from_seed
 from ..untrusted import one_line
 
 STEP = "codex"
+
+
+MOBILE = re.compile(r"\b(?:android|flutter|ios|iphone|ipad|mobile|emulator|apk|aab|dart)\b", re.I)
+
+
+def mobile_timeout(codex: dict, issue: dict) -> int | None:
+    """codex.mobileTimeoutSeconds for an issue about mobile work (the seed's words, in title, body or labels)."""
+    if not codex.get("mobileTimeoutSeconds"):
+        return None
+    text = "\n".join([issue.get("title") or "", issue.get("body") or "", *map(str, issue.get("labels") or [])])
+    return codex["mobileTimeoutSeconds"] if MOBILE.search(text) else None
+
+
+def _json_object(path: Path) -> bool:
+    try:
+        return isinstance(json.loads(path.read_text()), dict)
+    except (OSError, ValueError):
+        return False
 
 
 def read_report(path: Path) -> tuple[dict | None, str | None]:
@@ -24,6 +44,9 @@ def read_report(path: Path) -> tuple[dict | None, str | None]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         return None, f"malformed completion report: not JSON ({exc})"
     problems = schema_errors("completion-report", data)
+    if problems and is_seed_report(data):  # a seed-era agent's report: the same content in the seed's fields
+        data = report_from_seed(data)
+        problems = schema_errors("completion-report", data)
     if problems:  # the field only: jsonschema's message quotes the agent's value
         return None, f"malformed completion report at {problems[0].split(':', 1)[0]}: it does not match " \
                      "schema/completion-report.schema.json"
@@ -49,7 +72,7 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     prompt_path = run_dir / "prompt.md"
     prompt_path.write_text(prompt)
     codex = policy["codex"]
-    timeout = getattr(args, "agent_timeout", None) or codex["timeoutSeconds"]
+    timeout = getattr(args, "agent_timeout", None) or mobile_timeout(codex, issue) or codex["timeoutSeconds"]
     idle = getattr(args, "idle_timeout", None) or codex["idleTimeoutSeconds"]
     builtin = codex["args"] is None
     home = run_dir / "agent-home"
@@ -111,6 +134,9 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
         return envelope.block(env, STEP, f"agent timed out ({limit})", details)
     if result.exit_code != 0:
         return envelope.block(env, STEP, f"agent exited with status {result.exit_code}", details)
+    if not report_path.is_file() and spec.last_message_path and _json_object(spec.last_message_path):
+        # The seed ran codex with --output-last-message <report>: a seed-era prompt ends with the report.
+        report_path.write_text(spec.last_message_path.read_text())
     report, problem = read_report(report_path)
     if problem:
         return envelope.block(env, STEP, problem, details)
