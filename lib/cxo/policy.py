@@ -107,13 +107,13 @@ def _read_text(path: Path) -> str:
 _WARNED: set[str] = set()
 
 
-def _warn(message: str) -> None:
-    """One stderr line per warning and process."""
+def _warn(message: str, shown: str) -> None:
+    """One stderr line per warning and process (the working copy and the base commit name the same key once)."""
     import sys
 
     if message not in _WARNED:
         _WARNED.add(message)
-        sys.stderr.write(f"cxo: warning: {message}\n")
+        sys.stderr.write(f"cxo: warning: {Path(shown).name}: {message}\n")
 
 
 def parse_policy_text(text: str, shown: str, warnings: list | None = None) -> dict:
@@ -143,7 +143,7 @@ def parse_policy_text(text: str, shown: str, warnings: list | None = None) -> di
             if warnings is not None:
                 warnings.append(note)
             else:
-                _warn(f"{shown}: {note}")
+                _warn(note, shown)
     problem = _schema_problem(data, shown)
     if problem:
         raise PolicyError(problem)

@@ -7,7 +7,6 @@ refuses a seed configuration: the seed's own validation already ran when it was 
 
 import copy
 import math
-import re
 
 # Keys only the seed's configuration has (cxo's own policy never uses them at the top level).
 SEED_ONLY_TOP = {"runner", "branches", "pullRequests", "project", "workflows", "issueClassification"}
@@ -270,7 +269,7 @@ def _deny(deny: dict, defaults: dict) -> dict:
     commands = list(out.get("commands") or defaults["deny"]["commands"])
     for switch, words in (("destructiveDbOrCache", DB_OR_CACHE), ("productionDeployOrRelease", DEPLOY_OR_RELEASE)):
         if deny.get(switch) is False:
-            commands = [c for c in commands if not any(re.search(rf"\b{w}", c) for w in words)]
+            commands = [c for c in commands if not any(w in c.lower() for w in words)]
     if commands != defaults["deny"]["commands"] or "commands" in out:
         out["commands"] = commands
     return out
