@@ -104,7 +104,21 @@ def _read_text(path: Path) -> str:
         raise PolicyError(f"{path}: cannot read the policy ({exc.strerror}): fix the file") from None
 
 
-def parse_policy_text(text: str, shown: str) -> dict:
+_WARNED: set[str] = set()
+
+
+def _warn(message: str, shown: str) -> None:
+    """One stderr line per warning and process (the working copy and the base commit name the same key once)."""
+    import sys
+
+    if message not in _WARNED:
+        _WARNED.add(message)
+        sys.stderr.write(f"cxo: warning: {Path(shown).name}: {message}\n")
+
+
+def parse_policy_text(text: str, shown: str, warnings: list | None = None) -> dict:
+    """The policy in cxo's keys. A seed configuration (config.json, or seed-only keys) is translated first;
+    each seed key cxo does not act on is named in one warning line (stderr, or appended to `warnings`)."""
     try:
         data = yaml.safe_load(text) if text.strip() else {}
     except yaml.YAMLError as exc:
@@ -121,6 +135,15 @@ def parse_policy_text(text: str, shown: str) -> dict:
             f"{shown}: '{runtime[0]}' is runtime state, not policy: remove it "
             "(cxo keeps runtime state under runner.stateDir)"
         )
+    from . import seed
+
+    if seed.is_seed_config(data, Path(shown).name):
+        data, notes = seed.translate(data, defaults())
+        for note in notes:
+            if warnings is not None:
+                warnings.append(note)
+            else:
+                _warn(note, shown)
     problem = _schema_problem(data, shown)
     if problem:
         raise PolicyError(problem)
@@ -134,6 +157,7 @@ class Policy:
     path: Path | None = None
     overrides: dict = field(default_factory=dict)
     source: str | None = None  # the commit the policy was read from (None: the working copy)
+    label_meta: dict = field(default_factory=dict)  # label key -> {color, description} when the policy gives them
 
     # --- sections -------------------------------------------------------
     def __getitem__(self, key):
@@ -223,6 +247,17 @@ class Policy:
                 return local
         return prompts_dir() / Path(rel).name
 
+    def workflow_prompt(self) -> str | None:
+        """The text of prompts.workflow (relative to .codex-orchestrator/), from the policy's commit when it was
+        read from one; None when unset or missing."""
+        rel = self.data["prompts"].get("workflow")
+        if not rel:
+            return None
+        if self.source:
+            return _show(self.target, self.source, f"{POLICY_DIR}/{rel}")
+        local = self.target / POLICY_DIR / rel
+        return local.read_text(errors="replace") if local.is_file() else None
+
     def require_repo(self) -> tuple[str, str]:
         if not self.owner or not self.repo:
             raise PolicyError(
@@ -233,6 +268,17 @@ class Policy:
 
     def shown_path(self) -> str:
         return str(self.path) if self.path else str(self.target / POLICY_DIR / "config.yaml")
+
+
+def _label_names(data: dict) -> dict:
+    """Labels given as objects (the seed's {name, color, description}) become their names in `data`; the
+    colors and descriptions are returned by label key."""
+    meta = {}
+    for key, value in list(data["labels"].items()):
+        if isinstance(value, dict):
+            data["labels"][key] = value["name"]
+            meta[key] = {k: value[k] for k in ("color", "description") if k in value}
+    return meta
 
 
 def _show(target: Path, commit: str, rel: str) -> str | None:
@@ -281,12 +327,15 @@ def load(target: Path | str = ".", overrides: dict | None = None, infer_repo: bo
                 user = parse_policy_text(text, str(path))
                 break
     data = _merge(defaults(), user)
+    label_meta = _label_names(data)
     if overrides:
         data = _merge(data, overrides)
         problem = _schema_problem(data, "command-line overrides")
         if problem:
             raise PolicyError(problem)
-    policy = Policy(target=target, data=data, path=path, overrides=overrides or {}, source=source)
+    label_meta.update(_label_names(data))
+    policy = Policy(target=target, data=data, path=path, overrides=overrides or {}, source=source,
+                    label_meta=label_meta)
     if infer_repo and (not policy.owner or not policy.repo):
         from .gitutil import remote_repo
 

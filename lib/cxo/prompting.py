@@ -64,4 +64,9 @@ def build(policy, issue: dict, comments: list[dict], report_path, branch: str, k
         "policySummary": policy_summary(policy), "commitRule": commit_rule, "reportPath": report_path,
         "branchName": branch, "reportSchema": json.dumps(schema, indent=2),
     }
-    return render(template, values, str(policy.prompt_path(kind)))
+    prompt = render(template, values, str(policy.prompt_path(kind)))
+    workflow = policy.workflow_prompt() if kind == "implement" else None
+    if workflow:
+        # The seed's workflows.scopedImplementation prompt, from the policy's commit, after cxo's own prompt.
+        prompt += "\n\n## The repository's workflow prompt\n\n" + workflow
+    return prompt

@@ -110,9 +110,14 @@ def plan_labels(tracker, label_names: dict, result: Plan) -> None:
         (result.labels_present if name.lower() in present else result.labels_to_create).append(name)
 
 
-def create_labels(tracker, label_names: dict, result: Plan, say) -> None:
+def create_labels(tracker, label_names: dict, result: Plan, say, label_meta: dict | None = None) -> None:
+    """Create the missing labels, with the policy's color and description when it gives them (the seed's
+    label objects), else cxo's."""
     by_name = {name: key for key, name in label_names.items()}
     for name in result.labels_to_create:
-        color, description = LABELS[by_name[name]]
+        key = by_name[name]
+        color, description = LABELS[key]
+        given = (label_meta or {}).get(key, {})
+        color, description = given.get("color", color).lower(), given.get("description", description)
         tracker.create_label(name, color, description)
         say(f"created label {name}")

@@ -20,6 +20,8 @@ def main(argv=None) -> int:
     p.add_argument("--replace-package-skills", action="store_true", help="refresh edited package prompt files")
     p.add_argument("--skills-root", help="accepted for compatibility with the seed; prompts come from the package")
     p.add_argument("--json", action="store_true", help="print the plan/result as JSON on stdout")
+    p.add_argument("--migrate", action="store_true", help="write the seed's .codex-orchestrator/config.json as the "
+                   "equivalent config.yaml and print what changed (config.json is left in place; config.yaml wins)")
     args = p.parse_args(argv)
 
     def say(message):
@@ -36,6 +38,17 @@ def main(argv=None) -> int:
         target = Path(args.target).resolve()
         if not target.is_dir() or not is_repo(target):
             raise UsageError(f"--target {target}: not a git repository: run setup inside a clone of your repository")
+        if args.migrate:
+            from ..seed import migrate
+
+            yaml_text, lines = migrate(target)
+            for line in lines:
+                sys.stdout.write(line + "\n")
+            if not args.dry_run:
+                (target / policy_mod.POLICY_DIR / "config.yaml").write_text(yaml_text)
+                policy_mod.load(target, working_copy=True)  # what was written must load
+            say(f"{'would write' if args.dry_run else 'wrote'} .codex-orchestrator/config.yaml")
+            return
         result = setup_repo.plan(target, args.github_owner, args.github_repo, args.api_url, args.force,
                                  args.replace_package_skills)
         if args.prepare_labels:
@@ -57,7 +70,7 @@ def main(argv=None) -> int:
         if not args.dry_run:
             setup_repo.apply(target, result, args.api_url)
             if args.prepare_labels:
-                setup_repo.create_labels(tracker, pol.labels, result, say)
+                setup_repo.create_labels(tracker, pol.labels, result, say, pol.label_meta)
             policy_mod.load(target)  # what was written must load
         if args.json:
             sys.stdout.write(json.dumps({"dry_run": args.dry_run, **result.to_json()}, indent=2) + "\n")

@@ -31,6 +31,9 @@ class ReportGate(Gate):
         for line in failed:
             findings.append({"file": None, "line": None, "severity": "blocker",
                              "message": f"the report's own validation failed: {line['name']}"})
+        missing = self._evidence(ctx, report)
+        if missing:
+            return verdict(self.name, "fail", "; ".join(missing), findings=findings)
         if report.get("noChangesNeeded") and files:
             return verdict(self.name, "fail", "the report says no changes were needed, but the change set is "
                            f"not empty ({len(files)} file(s))", findings=findings)
@@ -41,3 +44,45 @@ class ReportGate(Gate):
         if findings:
             summary += f", {len(findings)} claim(s) not in the change set"
         return verdict(self.name, "pass", summary, findings=findings)
+
+    def _evidence(self, ctx, report: dict) -> list[str]:
+        """The seed's evidence rules (reviewGates.quality.*ValidationPatterns, visualProof.requiredValidationPatterns
+        and blockOnSkippedPatterns): the report must claim what the seed's prompts ask the agent to do. They add to
+        the gates that verify; they never replace them."""
+        import re
+
+        from .paths import quality, runtime_files
+        from .visual import VisualGate, visual_policy
+
+        def text(line):
+            return f"{line.get('name', '')}\n{line.get('command', '')}\n{line.get('details', '')}"
+
+        passed = [text(v) for v in report["validation"] if v["status"] == "passed"]
+
+        def claims(patterns):
+            return any(re.search(p, t, re.I) for p in patterns for t in passed)
+
+        missing = []
+        q = quality(ctx.policy)
+        runtime = runtime_files(ctx) if q["enabled"] else []
+        if runtime:
+            rules = [("tdd", q.get("tdd"), "tddValidationPatterns", "TDD red-to-green"),
+                     ("codeReview", q.get("codeReview"), "codeReviewValidationPatterns", "code review"),
+                     ("cleanup", len(runtime) >= q["cleanupReviewThreshold"], "cleanupReviewValidationPatterns",
+                      "cleanup review")]
+            for _, on, key, what in rules:
+                patterns = q.get(key) or []
+                if on and patterns and not claims(patterns):
+                    missing.append(f"the report has no passed {what} validation line "
+                                   f"(reviewGates.quality.{key})")
+        v = visual_policy(ctx.policy)
+        if (v.get("requiredValidationPatterns") or v.get("blockOnSkippedPatterns")) and VisualGate().applies(ctx)[0]:
+            if v.get("requiredValidationPatterns") and not claims(v["requiredValidationPatterns"]):
+                missing.append("the report has no passed visual validation line "
+                               "(reviewGates.visualProof.requiredValidationPatterns)")
+            for skipped in report.get("skippedChecks") or []:
+                line = f"{skipped.get('name', '')}: {skipped.get('reason', '')}"
+                if any(re.search(p, line, re.I) for p in v.get("blockOnSkippedPatterns") or []):
+                    missing.append(f"a visual check was skipped: {skipped.get('name', '')[:80]} "
+                                   "(reviewGates.visualProof.blockOnSkippedPatterns)")
+        return missing

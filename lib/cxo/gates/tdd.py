@@ -47,6 +47,8 @@ class TddGate(Gate):
             return False, "TDD is turned off by policy (reviewGates.quality)"
         if not runtime_files(ctx):
             return False, "no runtime files changed (tests, docs or config only)"
+        if not test_files(ctx) and q.get("requireTestChange") is False:
+            return False, "no test changed and the policy does not require one (reviewGates.quality.requireTestChange)"
         return True, ""
 
     def run(self, ctx) -> dict:

@@ -7,6 +7,7 @@ in the proof dir. Screenshots anywhere else do not count and fail the gate.
 """
 
 import hashlib
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -40,8 +41,11 @@ class VisualGate(Gate):
             return False, "visual proof is turned off by policy"
         ui = [p for p in ctx.changes.files if match(p, v["uiChangedPathGlobs"])]
         labels = {label.lower() for label in (ctx.issue or {}).get("labels", [])}
-        if not ui and not labels & {label.lower() for label in v["uiLabels"]}:
-            return False, "no UI files changed and no UI label on the issue"
+        issue = ctx.issue or {}
+        text = f"{issue.get('title') or ''}\n{issue.get('body') or ''}"
+        wording = [p for p in v.get("issueTextPatterns") or [] if re.search(p, text, re.I)]
+        if not ui and not labels & {label.lower() for label in v["uiLabels"]} and not wording:
+            return False, "no UI files changed, no UI label on the issue and no UI wording in it"
         return True, ""
 
     def command(self, ctx, v: dict, number) -> str | None:

@@ -1,6 +1,7 @@
 """cxo-codex: build the prompt, run the agent with an allow-listed environment, read its completion report."""
 
 import json
+import re
 from pathlib import Path
 
 from .. import envelope, gitguard
@@ -10,9 +11,28 @@ from ..agents.base import AgentSpec
 from ..gitutil import rev_parse
 from ..redact import redact
 from ..schemas import errors as schema_errors
+from ..seed import is_seed_report, report_from_seed
 from ..untrusted import one_line
 
 STEP = "codex"
+
+
+MOBILE = re.compile(r"\b(?:android|flutter|ios|iphone|ipad|mobile|emulator|apk|aab|dart)\b", re.I)
+
+
+def mobile_timeout(codex: dict, issue: dict) -> int | None:
+    """codex.mobileTimeoutSeconds for an issue about mobile work (the seed's words, in title, body or labels)."""
+    if not codex.get("mobileTimeoutSeconds"):
+        return None
+    text = "\n".join([issue.get("title") or "", issue.get("body") or "", *map(str, issue.get("labels") or [])])
+    return codex["mobileTimeoutSeconds"] if MOBILE.search(text) else None
+
+
+def _json_object(path: Path) -> bool:
+    try:
+        return isinstance(json.loads(path.read_text()), dict)
+    except (OSError, ValueError):
+        return False
 
 
 def read_report(path: Path, schema: str = "completion-report") -> tuple[dict | None, str | None]:
@@ -25,6 +45,9 @@ def read_report(path: Path, schema: str = "completion-report") -> tuple[dict | N
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         return None, f"malformed {what}: not JSON ({type(exc).__name__})"
     problems = schema_errors(schema, data)
+    if problems and schema == "completion-report" and is_seed_report(data):  # a seed-era agent's report
+        data = report_from_seed(data)
+        problems = schema_errors(schema, data)
     if problems:  # the field only: jsonschema's message quotes the agent's value
         return None, f"malformed {what} at {problems[0].split(':', 1)[0]}: it does not match " \
                      f"schema/{schema}.schema.json"
@@ -83,7 +106,7 @@ def run_agent(env: dict, policy, args, say, prompt: str, role: str, schema: str)
     prompt_path = run_dir / "prompt.md"
     prompt_path.write_text(prompt)
     codex = policy["codex"]
-    timeout = getattr(args, "agent_timeout", None) or codex["timeoutSeconds"]
+    timeout = getattr(args, "agent_timeout", None) or mobile_timeout(codex, issue) or codex["timeoutSeconds"]
     idle = getattr(args, "idle_timeout", None) or codex["idleTimeoutSeconds"]
     builtin = codex["args"] is None
     home = run_dir / "agent-home"
@@ -145,6 +168,9 @@ def run_agent(env: dict, policy, args, say, prompt: str, role: str, schema: str)
         return envelope.block(env, STEP, f"agent timed out ({limit})", details), None
     if result.exit_code != 0:
         return envelope.block(env, STEP, exit_reason(result.exit_code), details), None
+    if not report_path.is_file() and spec.last_message_path and _json_object(spec.last_message_path):
+        # The seed ran codex with --output-last-message <report>: a seed-era prompt ends with the report.
+        report_path.write_text(spec.last_message_path.read_text())
     report, problem = read_report(report_path, schema)
     if problem:
         return envelope.block(env, STEP, problem, details), None
