@@ -9,6 +9,8 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
+from . import jsonin
+
 MARKER = re.compile(r"<!--\s*cxo:claim\s+(\{.*?\})\s*-->", re.S)
 # Written into a run's final report or blocked comment: that run's claim is over, whatever its lease says.
 DONE = re.compile(r"<!--\s*cxo:done run=([0-9A-Za-z-]+)\s*-->")
@@ -63,8 +65,8 @@ def parse_claims(comments: list[dict], logins=None) -> list[dict]:
         if not match:
             continue
         try:
-            claim = json.loads(match.group(1))
-        except json.JSONDecodeError:
+            claim = jsonin.loads(match.group(1))
+        except ValueError:
             continue
         if isinstance(claim, dict) and "run_id" in claim and "lease_expires_at" in claim:
             found.append({**claim, "comment_id": comment["id"]})

@@ -1,9 +1,8 @@
 """cxo-codex: build the prompt, run the agent with an allow-listed environment, read its completion report."""
 
-import json
 from pathlib import Path
 
-from .. import envelope, gitguard
+from .. import envelope, gitguard, jsonin
 from ..agents import environment
 from ..agents import sandbox as sandboxes
 from ..agents.base import AgentSpec
@@ -20,9 +19,9 @@ def read_report(path: Path) -> tuple[dict | None, str | None]:
     if not path.is_file():
         return None, "no completion report: the agent did not write one"
     try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return None, f"malformed completion report: not JSON ({exc})"
+        data = jsonin.loads(path.read_bytes())
+    except (jsonin.BadJson, OSError) as exc:
+        return None, f"malformed completion report: not usable JSON ({exc})"
     problems = schema_errors("completion-report", data)
     if problems:  # the field only: jsonschema's message quotes the agent's value
         return None, f"malformed completion report at {problems[0].split(':', 1)[0]}: it does not match " \
