@@ -44,7 +44,7 @@ def parse(text: str, source: str = "stdin") -> dict:
     try:
         data = jsonin.loads(text)
     except jsonin.BadJson as exc:
-        raise InputError(f"{source}: not a usable JSON envelope ({exc}): feed a saved envelope or the previous "
+        raise InputError(f"{source}: not JSON cxo can read ({exc}): feed a saved envelope or the previous "
                          "step's output") from None
     check(data, source)
     return data

@@ -35,6 +35,8 @@ def loads(text: str | bytes):
         raise BadJson(f"nested deeper than {MAX_DEPTH} levels") from None
     except UnicodeDecodeError:
         raise BadJson("not UTF-8 text") from None
+    except ValueError:  # an integer with thousands of digits (Python's int conversion limit)
+        raise BadJson("a number with too many digits") from None
     if _depth(data) > MAX_DEPTH:
         raise BadJson(f"nested deeper than {MAX_DEPTH} levels")
     return data

@@ -116,6 +116,10 @@ def parse_policy_text(text: str, shown: str) -> dict:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark else ""
         raise PolicyError(f"{shown}: not valid YAML/JSON{at}: fix the syntax") from None
+    except ValueError:  # an integer with thousands of digits (Python's int conversion limit)
+        raise PolicyError(f"{shown}: a number with too many digits: give values of sensible size") from None
+    except RecursionError:
+        raise PolicyError(f"{shown}: nested too deeply: fix the structure") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -82,6 +82,8 @@ BLOCKED_CASES = {
     "agent times out": ([{"sleep": 30}], {"timeoutSeconds": 1}, "agent timed out"),
     "no report": ([CHANGE], {}, "no completion report"),
     "malformed report": ([CHANGE, {"report_text": "{not json"}], {}, "malformed completion report"),
+    "report nested 100,000 deep": ([CHANGE, {"report_text": "[" * 100_000 + "]" * 100_000}], {},
+                                   "malformed completion report"),
     "report misses a field": ([CHANGE, {"report": {"status": "completed"}}], {}, "malformed completion report"),
     "secret file": ([CHANGE, {"write": {".env": "DB_PASSWORD=hunter2\n"}}, {"report": GOOD_REPORT}], {},
                     "denied path"),
