@@ -303,3 +303,25 @@ def test_a_rejected_push_ends_blocked_with_a_report(target_repo, hub_repo, hub, 
     assert labels_of(hub_repo, issue["number"]) == ["agent:auto", "agent:blocked"]
     assert any("publish failed" in c["body"] for c in comments_of(hub_repo, issue["number"]))
     assert Path(final["worktree"]["path"]).is_dir()
+
+
+@pytest.mark.parametrize("committed", [False, True], ids=["staged", "committed"])
+def test_renames_and_deletions_by_git_mv_and_git_rm_are_published(committed, target_repo, hub_repo, tmp_path):
+    actions = [{"git": ["mv", "README.md", "README.rst"]}, {"git": ["rm", "-q", "tests/__init__.py"]},
+               {"write": {"docs/a b*.md": "a file whose name is a glob\n"}}]
+    if committed:
+        actions += [{"git": ["add", "-A"]}, {"git": ["commit", "-qm", "move the readme"]}]
+    scripted_agent(target_repo, tmp_path, [*actions, {"report": {**GOOD_REPORT, "changes": ["README.rst"]}}])
+    issue = open_issue(hub_repo, title="Rename the readme")
+    final = run_issue(target_repo, issue["number"])
+    assert final["status"] == "ok", final.get("blocked")
+    assert all(v["verdict"] in ("pass", "skip") for v in final["gate"]["verdicts"])
+    branch = final["worktree"]["branch"]
+    from cxo.gitutil import token_env
+    from tests.support.git_fixtures import git
+
+    git(target_repo, "fetch", "-q", hub_repo.clone_url, branch, env=token_env(hub_repo.token))
+    paths = set(git(target_repo, "ls-tree", "-r", "-z", "--name-only", "FETCH_HEAD").split("\0")) - {""}
+    assert {"README.rst", "docs/a b*.md", "app/calc.py"} <= paths
+    assert not {"README.md", "tests/__init__.py"} & paths
+    assert labels_of(hub_repo, issue["number"]) == ["agent:auto", "agent:review"]
