@@ -112,3 +112,32 @@ def test_branch_names_are_sanitised_and_checked_by_git(tmp_path):
             assert proc.returncode == 0, name
     assert safe_ref("agent/7-Fix\u202e crash\n..lock") == "agent/7-Fix-crash"
     assert not valid_branch(tmp_path, "") and not valid_branch(tmp_path, "a..b") and valid_branch(tmp_path, "a/b")
+
+
+def test_failing_tests_are_parsed_from_runner_lines_only_and_bounded():
+    from cxo.gates.checks import MAX_TESTS, failing_tests
+
+    log = "\n".join([
+        "FAILED tests/test_a.py::test_one - AssertionError: secret text",
+        "FAIL: test_two (pkg.tests.TestThing)",
+        "--- FAIL: TestThree (0.00s)",
+        "  \u2715 adds numbers (3 ms)",
+        "FAILED [click me](http://evil.example) - nope",
+        "FAILED tests/x.py::test_\u202ehidden",
+        "print: FAILED tests/not_at_line_start.py::t",
+        "FAILED tests/test_a.py::test_one - again",
+    ])
+    assert failing_tests(log) == ["tests/test_a.py::test_one", "test_two (pkg.tests.TestThing)", "TestThree",
+                                  "adds numbers", "tests/x.py::test_hidden"]
+    many = "\n".join(f"FAILED t.py::test_{n}" for n in range(25))
+    names = failing_tests(many)
+    assert len(names) == MAX_TESTS + 1 and names[-1] == "… and 15 more"
+
+
+def test_shorten_never_cuts_inside_a_word():
+    from cxo.untrusted import shorten
+
+    assert shorten("hello wonderful world", 12) == "hello…"
+    assert shorten("hello world again", 12) == "hello world…"
+    assert shorten("x" * 30, 10) == "x" * 9 + "…"
+    assert shorten("fits", 10) == "fits"

@@ -9,6 +9,8 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
+from . import jsonin
+
 MARKER = re.compile(r"<!--\s*cxo:claim\s+(\{.*?\})\s*-->", re.S)
 # Written into a run's final report or blocked comment: that run's claim is over, whatever its lease says.
 DONE = re.compile(r"<!--\s*cxo:done run=([0-9A-Za-z-]+)\s*-->")
@@ -63,8 +65,8 @@ def parse_claims(comments: list[dict], logins=None) -> list[dict]:
         if not match:
             continue
         try:
-            claim = json.loads(match.group(1))
-        except json.JSONDecodeError:
+            claim = jsonin.loads(match.group(1))
+        except ValueError:
             continue
         if isinstance(claim, dict) and "run_id" in claim and "lease_expires_at" in claim:
             found.append({**claim, "comment_id": comment["id"]})
@@ -117,3 +119,38 @@ class Heartbeat:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+
+
+def claiming_marker(policy, number: int):
+    """A file this host keeps while it claims `number` (between adding agent:running and posting its claim)."""
+    return policy.state_dir / "claiming" / str(number)
+
+
+def running_label_state(policy, issue: dict, comments: list[dict], logins, now: datetime | None = None
+                        ) -> tuple[bool, str]:
+    """Whether an `agent:running` issue may be taken over, and why. The one rule `cxo-run` and `cxo-status` share:
+    a live claim is never taken over; an expired one is; a label with no claim at all is taken over when this
+    host was claiming the issue when it stopped, or once the issue has been unchanged for runner.leaseSeconds
+    (a runner between adding the label and posting its claim is given that long)."""
+    now = now or datetime.now(UTC)
+    claims = parse_claims(comments, logins)
+    live = earliest_live(claims, now, finished_runs(comments, logins))
+    if live is not None:
+        return False, (f"running: run {live['run_id']} on {live.get('runner')} holds the claim until "
+                       f"{live['lease_expires_at']}")
+    if claims:
+        stale = claims[-1]
+        return True, (f"Took over from run `{stale['run_id']}` on `{stale.get('runner')}`, whose lease expired at "
+                      f"{stale['lease_expires_at']}.")
+    if claiming_marker(policy, issue["number"]).exists():
+        return True, "Took over: this host was claiming the issue when it stopped (agent:running without a claim)."
+    lease = int(policy["runner"]["leaseSeconds"])
+    try:
+        quiet = (now - parse_time(issue.get("updated_at") or "")).total_seconds()
+    except ValueError:
+        quiet = 0.0
+    if quiet >= lease:
+        return True, (f"Took over: the issue was left agent:running without a claim, unchanged since "
+                      f"{issue['updated_at']} (longer than runner.leaseSeconds, {lease} s).")
+    return False, (f"running: agent:running without a claim yet, changed {int(quiet)} s ago (taken over once "
+                   f"unchanged for runner.leaseSeconds, {lease} s)")

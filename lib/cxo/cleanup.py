@@ -31,12 +31,16 @@ def clean_worktrees(policy, tracker, active: set[str] = frozenset(), say=print) 
             continue
         if not is_clean(path):
             kept.append({"path": str(path), "reason": "uncommitted or untracked changes"})
+            pull = tracker.find_pull(branch, state="all")
+            if pull is not None and _merged(pull):  # the one kept worktree a maintainer may not expect: say why
+                say(f"kept merged worktree {path} ({branch}, PR #{pull['number']} merged): it has uncommitted or "
+                    "untracked changes; save what you need, then remove it with git worktree remove --force")
             continue
         pull = tracker.find_pull(branch, state="all")
         if pull is None:
             kept.append({"path": str(path), "reason": "no pull request"})
             continue
-        if not (pull.get("merged_at") or (pull.get("pull_request") or {}).get("merged_at")):
+        if not _merged(pull):
             kept.append({"path": str(path), "reason": f"PR #{pull['number']} is not merged"})
             continue
         try:
@@ -44,7 +48,16 @@ def clean_worktrees(policy, tracker, active: set[str] = frozenset(), say=print) 
             git(policy.target, "branch", "-D", branch)
         except CxoError as exc:
             kept.append({"path": str(path), "reason": f"git refused: {exc.message}"})
+            say(f"kept merged worktree {path} ({branch}, PR #{pull['number']} merged): git refused to remove it "
+                f"({exc.message})")
             continue
         say(f"removed merged worktree {path} ({branch}, PR #{pull['number']})")
         removed.append(str(path))
+    if kept:
+        say(f"kept {len(kept)} worktree(s): " + "; ".join(f"{Path(k['path']).name}: {k['reason']}" for k in kept[:10])
+            + (f"; … and {len(kept) - 10} more" if len(kept) > 10 else ""))
     return {"removed": removed, "kept": kept}
+
+
+def _merged(pull: dict) -> bool:
+    return bool(pull.get("merged_at") or (pull.get("pull_request") or {}).get("merged_at"))

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from .labels import classify
+from .status import Classifier
 
 
 class Daemon:
@@ -32,8 +32,9 @@ class Daemon:
         issues = self.tracker.list_issues(state="open")
         open_numbers = {i["number"] for i in issues if i.get("pull_request") is None}
         picked = []
+        classify_open = Classifier(self.policy, self.tracker, open_numbers)
         for issue in issues:
-            verdict = classify(issue, self.policy.labels, open_numbers)
+            verdict = classify_open(issue)
             if verdict.eligible and verdict.mode in ("auto", "plan-auto"):
                 picked.append(issue)
         return sorted(picked, key=lambda i: (i.get("created_at") or "", i["number"]))

@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from . import jsonin
 from .errors import InputError
 from .schemas import validate
 
@@ -41,12 +42,10 @@ def parse(text: str, source: str = "stdin") -> dict:
     if not text.strip():
         raise InputError(f"{source}: no envelope given: pipe in the output of the previous step (e.g. cxo-claim)")
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{source}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}): "
-            "feed a saved envelope or the previous step's output"
-        ) from None
+        data = jsonin.loads(text)
+    except jsonin.BadJson as exc:
+        raise InputError(f"{source}: not JSON cxo can read ({exc}): feed a saved envelope or the previous "
+                         "step's output") from None
     check(data, source)
     return data
 
@@ -57,7 +56,20 @@ def check(envelope: dict, source: str = "envelope") -> None:
 
 def read(stream=None, source: str = "stdin") -> dict:
     stream = stream or sys.stdin
-    return parse(stream.read(), source)
+    raw = stream.buffer.read() if hasattr(stream, "buffer") else stream.read()
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(f"{source}: not UTF-8 text: feed the JSON envelope a cxo step wrote") from None
+    return parse(raw, source)
+
+
+def read_file(path: str) -> dict:
+    """The envelope in the file the user named with --input."""
+    from .jsonin import read_text
+
+    return parse(read_text(path, f"--input {path}"), f"--input {path}")
 
 
 def dumps(envelope: dict) -> str:

@@ -57,6 +57,11 @@ def find_policy_file(target: Path) -> Path | None:
         path = target / POLICY_DIR / name
         if path.is_file():
             return path
+        if path.is_symlink() and not path.exists():
+            raise PolicyError(f"{path}: a symbolic link to nothing ({os.readlink(path)}): point it at the policy "
+                              "file or remove it")
+        if path.exists():
+            raise PolicyError(f"{path}: not a regular file: make it the policy file or remove it")
     return None
 
 
@@ -125,6 +130,10 @@ def parse_policy_text(text: str, shown: str, warnings: list | None = None) -> di
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark else ""
         raise PolicyError(f"{shown}: not valid YAML/JSON{at}: fix the syntax") from None
+    except ValueError:  # an integer with thousands of digits (Python's int conversion limit)
+        raise PolicyError(f"{shown}: a number with too many digits: give values of sensible size") from None
+    except RecursionError:
+        raise PolicyError(f"{shown}: nested too deeply: fix the structure") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -148,6 +157,96 @@ def parse_policy_text(text: str, shown: str, warnings: list | None = None) -> di
     if problem:
         raise PolicyError(problem)
     return data
+
+
+# The placeholders each template may use (a template with any other is refused when the policy loads).
+TEMPLATE_PLACEHOLDERS = {
+    ("git", "branchTemplate"): {"issueNumber", "slug", "issueTitle"},
+    ("git", "integrationBranchTemplate"): {"issueNumber", "slug", "issueTitle"},
+    ("pullRequest", "titleTemplate"): {"issueNumber", "issueTitle"},
+    ("reviewGates", "visualProof", "artifactDir"): {"issueNumber"},
+    ("reviewGates", "visualProof", "runnerValidationCommand"): {"issueNumber"},
+}
+AGENT_PLACEHOLDERS = {"worktreePath", "promptPath", "reportPath", "issueNumber", "branchName", "stateDir"}
+
+
+def _lookup(data: dict, keys: tuple):
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def check_template(template: str, allowed: set[str], where: str, shown: str) -> None:
+    """A template uses only `${name}` placeholders from `allowed` (and `$$` for a dollar sign)."""
+    parsed = string.Template(template)
+    if not parsed.is_valid():
+        raise PolicyError(f"{shown}: '{where}' has a bad placeholder: write placeholders as ${{name}} and a "
+                          "dollar sign as $$")
+    unknown = sorted(set(parsed.get_identifiers()) - allowed)
+    if unknown:
+        known = ", ".join("${" + k + "}" for k in sorted(allowed))
+        raise PolicyError(f"{shown}: '{where}' uses the unknown placeholder ${{{unknown[0]}}}: use one of {known}")
+
+
+def check_values(data: dict, shown: str) -> None:
+    """What the schema cannot say: regexes compile, templates name known placeholders, labels are distinct,
+    numbers are finite. Checked when the policy loads, so a bad policy never gets as far as a claim."""
+    for section, key in (("deny", "commands"), ("deny", "contentPatterns")):
+        for index, pattern in enumerate(_lookup(data, (section, key)) or []):
+            try:
+                re.compile(pattern)
+            except (re.error, RecursionError, OverflowError) as exc:
+                reason = exc.msg if isinstance(exc, re.error) else type(exc).__name__
+                raise PolicyError(f"{shown}: '{section}.{key}[{index}]' is not a valid regular expression "
+                                  f"({reason}): fix the pattern") from None
+    for keys, allowed in TEMPLATE_PLACEHOLDERS.items():
+        value = _lookup(data, keys)
+        if isinstance(value, str):
+            check_template(value, allowed, ".".join(keys), shown)
+    codex = data.get("codex") or {}
+    for where, value in [("codex.command", codex.get("command"))] + [
+            (f"codex.args[{i}]", arg) for i, arg in enumerate(codex.get("args") or [])]:
+        if isinstance(value, str):
+            check_template(value, AGENT_PLACEHOLDERS, where, shown)
+    names: dict[str, str] = {}
+    for key in LABEL_KEYS:
+        name = (data.get("labels") or {}).get(key)
+        if not isinstance(name, str):
+            continue
+        if not name.strip():
+            raise PolicyError(f"{shown}: 'labels.{key}' is empty: give every label a name")
+        if name.lower() in names:
+            raise PolicyError(f"{shown}: 'labels.{key}' and 'labels.{names[name.lower()]}' are both '{name}': "
+                              "give each of the seven labels its own name")
+        names[name.lower()] = key
+    api = _lookup(data, ("github", "apiUrl"))
+    if isinstance(api, str):
+        check_api_url(api, f"{shown}: 'github.apiUrl'")
+
+
+def check_api_url(url: str, where: str) -> str:
+    """An http(s) URL with a host (and a valid port); the base without a trailing slash."""
+    from urllib.parse import urlsplit
+
+    problem = None
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
+    except ValueError as exc:
+        problem = str(exc)
+    else:
+        if parts.scheme not in ("http", "https"):
+            problem = "not an http:// or https:// URL"
+        elif not parts.hostname:
+            problem = "no host"
+        elif any(c.isspace() for c in url.strip()) or parts.query or parts.fragment:
+            problem = "spaces, a query or a fragment"
+    if problem:
+        raise PolicyError(f"{where} {url!r} is not a usable API URL ({problem}): give a base such as "
+                          f"{DEFAULT_API_URL} or https://github.example.com/api/v3")
+    return url.strip().rstrip("/")
 
 
 @dataclass
@@ -180,9 +279,11 @@ class Policy:
 
     @property
     def api_url(self) -> str:
-        return (
-            self.data["github"]["apiUrl"] or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL
-        ).rstrip("/")
+        if self.data["github"]["apiUrl"]:
+            return check_api_url(self.data["github"]["apiUrl"], f"{self.shown_path()}: 'github.apiUrl'")
+        if os.environ.get("GITHUB_API_URL"):
+            return check_api_url(os.environ["GITHUB_API_URL"], "GITHUB_API_URL")
+        return DEFAULT_API_URL
 
     @property
     def base_branch(self) -> str:
@@ -283,12 +384,24 @@ def _label_names(data: dict) -> dict:
 
 def _show(target: Path, commit: str, rel: str) -> str | None:
     """A file's text at `commit`, or None when the commit has no such file."""
-    from .gitutil import git
+    import subprocess
 
-    listed = git(target, "ls-tree", "--name-only", commit, "--", rel, retcode=None).strip()
-    if listed != rel:
+    from .gitutil import config_env, git
+
+    listed = git(target, "ls-tree", commit, "--", rel, retcode=None).strip()
+    if not listed.endswith("\t" + rel):
         return None
-    return git(target, "cat-file", "blob", f"{commit}:{rel}")
+    mode, kind, _ = listed.split("\t")[0].split(" ")
+    shown = f"{commit[:12]}:{rel}"
+    if kind != "blob" or mode == "120000":
+        raise PolicyError(f"{shown}: not a regular file ({'a symbolic link' if mode == '120000' else kind}): "
+                          "commit the policy as a plain file")
+    data = subprocess.run(["git", "cat-file", "blob", f"{commit}:{rel}"], cwd=target, capture_output=True,
+                          env={**os.environ, **config_env()}, check=True).stdout
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PolicyError(f"{shown}: not UTF-8 text: save the policy as UTF-8") from None
 
 
 def _base_commit(target: Path, bootstrap: dict) -> str | None:
@@ -328,11 +441,13 @@ def load(target: Path | str = ".", overrides: dict | None = None, infer_repo: bo
                 break
     data = _merge(defaults(), user)
     label_meta = _label_names(data)
+    check_values(data, str(path) if path else "the default policy")
     if overrides:
         data = _merge(data, overrides)
         problem = _schema_problem(data, "command-line overrides")
         if problem:
             raise PolicyError(problem)
+        check_values(data, "command-line overrides")
     label_meta.update(_label_names(data))
     policy = Policy(target=target, data=data, path=path, overrides=overrides or {}, source=source,
                     label_meta=label_meta)

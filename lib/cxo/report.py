@@ -53,6 +53,17 @@ def _files(changes: dict) -> list[str]:
     return lines or ["- (none)"]
 
 
+def _commits(commits: list[dict]) -> list[str]:
+    """The agent's own local commits (git log order, newest first): short sha and subject, cleaned."""
+    if not commits:
+        return []
+    lines = ["", f"### Local commits by the agent ({len(commits)})"]
+    lines += [f"- `{c['sha'][:10]}` {_text(c.get('subject'), 120) or '(no subject)'}" for c in commits[:MAX_ITEMS]]
+    if len(commits) > MAX_ITEMS:
+        lines.append(f"- … and {len(commits) - MAX_ITEMS} more")
+    return lines
+
+
 def _gates(verdicts: list[dict]) -> list[str]:
     lines = ["| gate | verdict | summary |", "| --- | --- | --- |"]
     for v in verdicts:
@@ -134,6 +145,7 @@ def review_report(env: dict, marker: str) -> str:
     lines = [marker + _done(env), f"## cxo review report for #{issue['number']}", "",
              "The agent's summary:", ""] + _quote((report or {}).get("summary")) + [
              "", "### Changed files"] + _files(gate.get("changes") or {})
+    lines += _commits((gate.get("changes") or {}).get("commits") or [])
     lines += attention_lines(gate) + isolation_line(env)
     lines += ["", "### Gates"] + _gates(gate.get("verdicts") or [])
     shots = [e["screenshot"] for v in gate.get("verdicts") or [] for e in v.get("evidence") or []

@@ -27,6 +27,36 @@ def local_state(policy) -> dict:
     return {"runs": runs, "worktrees": worktrees}
 
 
+class Classifier:
+    """classify(), plus the rule cxo-run applies to an agent:running issue (claims.running_label_state): a
+    stale running label is taken over, so such an issue is eligible. Costs one request per running issue."""
+
+    def __init__(self, policy, tracker, open_numbers: set[int]):
+        self.policy, self.tracker, self.open_numbers, self.logins = policy, tracker, open_numbers, None
+
+    def __call__(self, issue: dict):
+        from .claims import running_label_state
+        from .connect import runner_logins
+
+        verdict = classify(issue, self.policy.labels, self.open_numbers)
+        if not verdict.reason.startswith("running"):
+            return verdict
+        if self.logins is None:
+            self.logins = runner_logins(self.policy, self.tracker)
+        comments = self.tracker.list_comments(issue["number"])
+        takeover, why = running_label_state(self.policy, issue, comments, self.logins)
+        if not takeover:
+            verdict.reason = why
+            return verdict
+        running = self.policy.label("running").lower()
+        without = dict(issue, labels=[lab for lab in issue["labels"]
+                                      if (lab["name"] if isinstance(lab, dict) else lab).lower() != running])
+        verdict = classify(without, self.policy.labels, self.open_numbers)
+        if verdict.eligible:
+            verdict.reason = f"eligible: its stale {self.policy.label('running')} label is taken over ({why})"
+        return verdict
+
+
 def collect(policy, tracker=None) -> dict:
     from .connect import tracker_for
 
@@ -35,10 +65,11 @@ def collect(policy, tracker=None) -> dict:
     open_numbers = {i["number"] for i in issues if i.get("pull_request") is None}
     ours = runner_labels(policy.labels)
     eligible, skipped = [], []
+    classify_open = Classifier(policy, tracker, open_numbers)
     for issue in sorted(issues, key=lambda i: i["number"]):
         if issue.get("pull_request") is not None or not ({n.lower() for n in label_names(issue)} & ours):
             continue
-        verdict = classify(issue, policy.labels, open_numbers)
+        verdict = classify_open(issue)
         (eligible if verdict.eligible else skipped).append(verdict.to_json())
     return {"repository": f"{policy.owner}/{policy.repo}", "eligible": eligible, "skipped": skipped,
             "local": local_state(policy)}

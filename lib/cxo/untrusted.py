@@ -28,7 +28,20 @@ def clean(text: str | None) -> str:
 def one_line(text: str | None, limit: int = 120) -> str:
     """A title as one safe line: cleaned, whitespace and controls as single spaces, at most `limit` characters."""
     flat = " ".join("".join(" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in clean(text)).split())
-    return flat if len(flat) <= limit else flat[:limit - 1].rstrip() + "…"
+    return shorten(flat, limit)
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters, cut at a word boundary (only a first word longer than the limit is
+    cut inside), with "…" when something was left out."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    if not text[limit - 1].isspace():  # the cut falls inside a word: go back to the word's start
+        space = cut.rfind(" ")
+        if space > 0:
+            cut = cut[:space]
+    return cut.rstrip(" ,;:.") + "…"
 
 
 def fence(text: str, label: str) -> str:

@@ -84,8 +84,14 @@ def test_cleanup_removes_only_merged_clean_inactive_worktrees(target_repo, hub_r
     scripted_agent(target_repo, tmp_path, [{"write": {"half-done.txt": "wip\n"}}, {"exit": 1}])
     blocked = run_issue(target_repo, blocked_issue)
     pol = policy_mod.load(target_repo)
-    result = Daemon(pol, tracker_for(pol), say=lambda m: None).cycle()["cleanup"]
+    said = []
+    result = Daemon(pol, tracker_for(pol), say=said.append).cycle()["cleanup"]
     assert result["removed"] == [paths[merged]]
+    kept_merged = [m for m in said if m.startswith("kept merged worktree")]
+    assert len(kept_merged) == 1 and paths[dirty_merged] in kept_merged[0]
+    assert f"PR #{prs[dirty_merged]} merged" in kept_merged[0] and "uncommitted or untracked" in kept_merged[0]
+    summary = next(m for m in said if m.startswith("kept 3 worktree(s)"))
+    assert Path(paths[unmerged]).name in summary and "is not merged" in summary
     reasons = {k["path"]: k["reason"] for k in result["kept"]}
     assert reasons[paths[unmerged]].endswith("is not merged")
     assert reasons[paths[dirty_merged]] == "uncommitted or untracked changes"

@@ -82,6 +82,8 @@ BLOCKED_CASES = {
     "agent times out": ([{"sleep": 30}], {"timeoutSeconds": 1}, "agent timed out"),
     "no report": ([CHANGE], {}, "no completion report"),
     "malformed report": ([CHANGE, {"report_text": "{not json"}], {}, "malformed completion report"),
+    "report nested 100,000 deep": ([CHANGE, {"report_text": "[" * 100_000 + "]" * 100_000}], {},
+                                   "malformed completion report"),
     "report misses a field": ([CHANGE, {"report": {"status": "completed"}}], {}, "malformed completion report"),
     "secret file": ([CHANGE, {"write": {".env": "DB_PASSWORD=hunter2\n"}}, {"report": GOOD_REPORT}], {},
                     "denied path"),
@@ -124,12 +126,17 @@ def test_local_commit_is_blocked_when_policy_forbids_it(target_repo, hub_repo, t
 
 
 def test_local_commits_are_published_when_allowed(target_repo, hub_repo, tmp_path):
-    scripted_agent(target_repo, tmp_path, [CHANGE, {"git": ["add", "-A"]}, {"git": ["commit", "-qm", "agent"]},
+    scripted_agent(target_repo, tmp_path, [CHANGE, {"git": ["add", "-A"]},
+                                           {"git": ["commit", "-qm", "Add multiply <!-- hidden --> helper"]},
                                            {"write": {"NOTES.md": "later\n"}}, {"report": GOOD_REPORT}])
     issue = open_issue(hub_repo)
     final = run_issue(target_repo, issue["number"])
     assert final["status"] == "ok", final.get("blocked")
     assert len(final["gate"]["changes"]["commits"]) == 1
+    sha = final["gate"]["changes"]["commits"][0]["sha"]
+    body = pulls(hub_repo)[0]["body"]
+    assert "### Local commits by the agent (1)" in body
+    assert f"- `{sha[:10]}` Add multiply helper" in body and "hidden" not in body
     assert "NOTES.md" in final["gate"]["changes"]["untracked"]
     assert final["publish"]["commit_created"] is True
 
@@ -301,3 +308,55 @@ def test_a_rejected_push_ends_blocked_with_a_report(target_repo, hub_repo, hub, 
     assert labels_of(hub_repo, issue["number"]) == ["agent:auto", "agent:blocked"]
     assert any("publish failed" in c["body"] for c in comments_of(hub_repo, issue["number"]))
     assert Path(final["worktree"]["path"]).is_dir()
+
+
+@pytest.mark.parametrize("committed", [False, True], ids=["staged", "committed"])
+def test_renames_and_deletions_by_git_mv_and_git_rm_are_published(committed, target_repo, hub_repo, tmp_path):
+    actions = [{"git": ["mv", "README.md", "README.rst"]}, {"git": ["rm", "-q", "tests/__init__.py"]},
+               {"write": {"docs/a b*.md": "a file whose name is a glob\n"}}]
+    if committed:
+        actions += [{"git": ["add", "-A"]}, {"git": ["commit", "-qm", "move the readme"]}]
+    scripted_agent(target_repo, tmp_path, [*actions, {"report": {**GOOD_REPORT, "changes": ["README.rst"]}}])
+    issue = open_issue(hub_repo, title="Rename the readme")
+    final = run_issue(target_repo, issue["number"])
+    assert final["status"] == "ok", final.get("blocked")
+    assert all(v["verdict"] in ("pass", "skip") for v in final["gate"]["verdicts"])
+    branch = final["worktree"]["branch"]
+    from cxo.gitutil import token_env
+    from tests.support.git_fixtures import git
+
+    git(target_repo, "fetch", "-q", hub_repo.clone_url, branch, env=token_env(hub_repo.token))
+    paths = set(git(target_repo, "ls-tree", "-r", "-z", "--name-only", "FETCH_HEAD").split("\0")) - {""}
+    assert {"README.rst", "docs/a b*.md", "app/calc.py"} <= paths
+    assert not {"README.md", "tests/__init__.py"} & paths
+    assert labels_of(hub_repo, issue["number"]) == ["agent:auto", "agent:review"]
+
+
+FAILING_TEST = {"write": {"tests/test_broken.py": (
+    "def test_ok():\n    pass\n\n\ndef test_broken():\n"
+    "    assert 'AGENT-OUTPUT-MUST-NOT-BE-POSTED' == 'x'\n\n\n"
+    "def test_also_broken():\n    raise SystemError('AGENT-OUTPUT-MUST-NOT-BE-POSTED')\n")}}
+
+
+def test_a_failing_check_names_the_failing_tests_but_never_their_output(target_repo, hub_repo, tmp_path):
+    scripted_agent(target_repo, tmp_path, [CHANGE, FAILING_TEST, {"report": GOOD_REPORT}], extra_policy={"checks": [
+        {"name": "tests", "command": f"{sys.executable} -m pytest -q -p no:cacheprovider -rf tests"}]})
+    issue = open_issue(hub_repo)
+    final = run_issue(target_repo, issue["number"])
+    assert_blocked(final, hub_repo, issue["number"], "failing check(s): tests (exit 1)")
+    blocked = next(c["body"] for c in comments_of(hub_repo, issue["number"]) if "cxo:blocked" in c["body"])
+    assert "failing test tests/test_broken.py::test_broken" in blocked
+    assert "failing test tests/test_broken.py::test_also_broken" in blocked
+    assert "test_ok" not in blocked and "AGENT-OUTPUT-MUST-NOT-BE-POSTED" not in blocked
+
+
+def test_a_timed_out_agent_gets_a_short_blocked_comment_pointing_at_the_local_log(target_repo, hub_repo, tmp_path):
+    scripted_agent(target_repo, tmp_path, [{"stdout": "AGENT-OUTPUT-MUST-NOT-BE-POSTED " * 500}, {"sleep": 30}],
+                   timeoutSeconds=1)
+    issue = open_issue(hub_repo)
+    final = run_issue(target_repo, issue["number"])
+    assert_blocked(final, hub_repo, issue["number"], "agent timed out (1s total)")
+    blocked = next(c["body"] for c in comments_of(hub_repo, issue["number"]) if "cxo:blocked" in c["body"])
+    assert "AGENT-OUTPUT-MUST-NOT-BE-POSTED" not in blocked
+    assert final["codex"]["log_path"] in blocked and "timed out after" in blocked
+    assert len(blocked) < 2000 and len(blocked.splitlines()) < 25

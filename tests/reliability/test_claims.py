@@ -111,3 +111,47 @@ def test_four_daemons_share_twenty_issues_and_run_each_exactly_once(hub_repo, tm
     for number in numbers:
         labels = sorted(lab["name"] for lab in hub_repo.api.ok("GET", f"{R}/issues/{number}")["labels"])
         assert labels == ["agent:auto", "agent:review"]
+
+
+def status_reasons(target):
+    from cxo import policy as policy_mod
+    from cxo.status import collect
+
+    result = collect(policy_mod.load(target))
+    return ({i["number"]: i["reason"] for i in result["eligible"]},
+            {i["number"]: i["reason"] for i in result["skipped"]})
+
+
+def test_a_fresh_running_label_without_a_claim_is_skipped_by_status_and_refused_by_run(target_repo, hub_repo,
+                                                                                       tmp_path):
+    scripted_agent(target_repo, tmp_path, [{"write": {"X.md": "x\n"}}, {"report": GOOD_REPORT}])
+    number = hub_repo.api.ok("POST", f"{R}/issues", {"title": "Being claimed",
+                                                      "labels": ["agent:auto", "agent:running"]})["number"]
+    eligible, skipped = status_reasons(target_repo)
+    assert number not in eligible and "without a claim yet" in skipped[number]
+    writes = hub_repo.api.admin("GET", "/_hub/stats")["writes"]
+    final = run_issue(target_repo, number)
+    assert final["status"] == "blocked" and "without a claim yet" in final["blocked"]["reason"]
+    assert hub_repo.api.admin("GET", "/_hub/stats")["writes"] == writes
+
+
+def test_an_old_running_label_without_a_claim_is_eligible_in_status_and_taken_over_by_run(target_repo, hub, hub_repo,
+                                                                                          tmp_path):
+    scripted_agent(target_repo, tmp_path, [{"write": {"X.md": "x\n"}}, {"report": GOOD_REPORT}])
+    number = hub_repo.api.ok("POST", f"{R}/issues", {"title": "Left running",
+                                                      "labels": ["agent:auto", "agent:running"]})["number"]
+    hub.hub.store.run("UPDATE issues SET updated_at = ? WHERE number = ?", "2020-01-01T00:00:00Z", number)
+    eligible, skipped = status_reasons(target_repo)
+    assert number not in skipped and "without a claim, unchanged since 2020-01-01T00:00:00Z" in eligible[number]
+    final = run_issue(target_repo, number)
+    assert final["status"] == "ok", final.get("blocked")
+    bodies = [c["body"] for c in hub_repo.api.ok("GET", f"{R}/issues/{number}/comments")]
+    assert any("left agent:running without a claim" in b for b in bodies)
+
+
+def test_status_and_run_agree_on_expired_and_live_claims(target_repo, hub_repo, tmp_path):
+    expired = stranded_issue(hub_repo, timedelta(minutes=-5))
+    live = stranded_issue(hub_repo, timedelta(minutes=10))
+    eligible, skipped = status_reasons(target_repo)
+    assert "lease expired" in eligible[expired]
+    assert "holds the claim until" in skipped[live] and live not in eligible

@@ -2,7 +2,7 @@
 
 import sys
 
-from .common import add_target, parser, progress, run, run_id_arg
+from .common import add_target, issue_arg, parser, progress, run, run_id_arg
 
 
 def main(argv=None) -> int:
@@ -10,18 +10,15 @@ def main(argv=None) -> int:
                "(agent:running + a claim comment). Writes the run envelope on stdout.",
                epilog="An ineligible issue gives a blocked envelope and writes nothing to GitHub.")
     add_target(p)
-    p.add_argument("--issue", type=int, required=True, help="the issue number")
+    p.add_argument("--issue", type=issue_arg, required=True, help="the issue number")
     p.add_argument("--run-id", type=run_id_arg, help="use this run id, YYYYMMDDTHHMMSSZ-xxxxxx (default: a new one)")
     args = p.parse_args(argv)
 
     def body():
         from .. import envelope
         from .. import policy as policy_mod
-        from ..errors import UsageError
         from ..steps import claim
 
-        if args.issue < 1:
-            raise UsageError(f"--issue {args.issue}: issue numbers start at 1")
         pol = policy_mod.load(args.target)
         env = envelope.new(pol.target, args.issue, args.run_id)
         env = claim.run(env, policy=pol, say=lambda m: progress("cxo-claim", m))

@@ -1,11 +1,12 @@
 """cxo-codex: the pipeline step that runs the agent."""
 
+from .common import seconds_arg
 from .step import step_main
 
 
 def _args(p):
-    p.add_argument("--agent-timeout", type=float, metavar="S", help="total agent time limit (default: policy)")
-    p.add_argument("--idle-timeout", type=float, metavar="S", help="limit on time without agent output")
+    p.add_argument("--agent-timeout", type=seconds_arg, metavar="S", help="total agent time limit (default: policy)")
+    p.add_argument("--idle-timeout", type=seconds_arg, metavar="S", help="limit on time without agent output")
 
 
 def main(argv=None) -> int:

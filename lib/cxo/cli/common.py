@@ -18,7 +18,7 @@ class Parser(argparse.ArgumentParser):
     """argparse that reports usage errors as one line with exit status 2."""
 
     def error(self, message):  # noqa: D401 - argparse API
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}: see {self.prog} --help\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message_line(message)}: see {self.prog} --help\n")
 
 
 def parser(prog: str, description: str, epilog: str = "") -> Parser:
@@ -37,6 +37,50 @@ def run_id_arg(value: str) -> str:
     if not re.fullmatch(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}", value):
         raise argparse.ArgumentTypeError(f"--run-id {value!r} is not a run id like 20261124T114500Z-1a2b3c")
     return value
+
+
+# GitHub numbers issues with 32-bit integers; anything larger names no issue and is refused before a request.
+MAX_ISSUE = 2**31 - 1
+
+
+def issue_arg(value: str) -> int:
+    """--issue: ASCII digits only (int() would take '٣' or '1_0'), 1 up to GitHub's largest number."""
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or not 1 <= int(text) <= MAX_ISSUE:
+        raise argparse.ArgumentTypeError(f"{shown(value)} is not an issue number (1 to {MAX_ISSUE}, ASCII digits)")
+    return int(text)
+
+
+def seconds_arg(value: str) -> float:
+    """A duration in seconds: a finite number above zero (no NaN, infinity, zero or negative), at most a week."""
+    import math
+
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or not 0 < number <= 7 * 24 * 3600:
+        raise argparse.ArgumentTypeError(f"{shown(value)} is not a number of seconds above 0 and at most 604800")
+    return number
+
+
+def count_arg(value: str, most: int = 1_000_000) -> int:
+    """A count from 1 to `most` (ASCII digits)."""
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 9 or not 1 <= int(text) <= most:
+        raise argparse.ArgumentTypeError(f"{shown(value)} is not a whole number from 1 to {most}")
+    return int(text)
+
+
+def concurrency_arg(value: str) -> int:
+    return count_arg(value, 64)
+
+
+def shown(value: str, limit: int = 40) -> str:
+    """A user's value quoted for an error line: one line, bounded."""
+    from ..untrusted import one_line
+
+    return repr(one_line(value, limit))
 
 
 def add_target(p: argparse.ArgumentParser) -> None:
@@ -65,7 +109,7 @@ def run(prog: str, body: Callable[[], int | None]) -> int:
     try:
         return body() or 0
     except CxoError as exc:
-        print(f"{prog}: error: {exc.message}", file=sys.stderr)
+        print(f"{prog}: error: {message_line(exc.message)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
@@ -77,6 +121,16 @@ def run(prog: str, body: Callable[[], int | None]) -> int:
         print(f"{prog}: internal error: {type(exc).__name__}: the traceback is in {log}: please report it",
               file=sys.stderr)
         return EXIT_INTERNAL
+
+
+MESSAGE_LIMIT = 600
+
+
+def message_line(message: str) -> str:
+    """An error message as one line of bounded length, never cut inside a word."""
+    from ..untrusted import shorten
+
+    return shorten(" ".join(message.split()), MESSAGE_LIMIT)
 
 
 def crash_log(prog: str, exc: BaseException) -> str:

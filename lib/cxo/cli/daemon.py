@@ -1,6 +1,6 @@
 """cxo-daemon: poll for eligible agent:auto issues and run them one at a time."""
 
-from .common import add_target, parser, progress, run
+from .common import add_target, concurrency_arg, count_arg, parser, progress, run, seconds_arg
 
 
 def main(argv=None) -> int:
@@ -10,9 +10,9 @@ def main(argv=None) -> int:
                epilog="SIGINT/SIGTERM: stop polling, let the current run end blocked (interrupted), exit 130")
     add_target(p)
     p.add_argument("--once", action="store_true", help="one polling cycle, then exit")
-    p.add_argument("--interval-seconds", type=float, help="seconds between cycles (default: policy daemon)")
-    p.add_argument("--concurrency", type=int, default=1, help="issues run at once (default 1)")
-    p.add_argument("--max-runs", type=int, help="exit after this many runs (default: policy daemon.maxRuns)")
+    p.add_argument("--interval-seconds", type=seconds_arg, help="seconds between cycles (default: policy daemon)")
+    p.add_argument("--concurrency", type=concurrency_arg, default=1, help="issues run at once (default 1)")
+    p.add_argument("--max-runs", type=count_arg, help="exit after this many runs (default: policy daemon.maxRuns)")
     args = p.parse_args(argv)
 
     def body():

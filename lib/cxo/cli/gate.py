@@ -3,7 +3,7 @@
 import json
 import sys
 
-from .common import parser, progress, run
+from .common import issue_arg, parser, progress, run
 from .step import step_main
 
 GATES = ("safety", "report", "checks", "tdd", "review", "cleanup", "visual")
@@ -19,48 +19,73 @@ def single(argv) -> int:
     p.add_argument("--head", help="the head revision (default: the working tree, uncommitted changes included)")
     p.add_argument("--report", help="a completion report JSON file")
     p.add_argument("--target", help="where the policy lives (default: the worktree)")
-    p.add_argument("--issue-number", type=int)
+    p.add_argument("--issue-number", type=issue_arg)
     p.add_argument("--labels", default="", help="comma-separated issue labels")
     p.add_argument("--run-dir", help="where logs go (default: a temporary directory)")
     args = p.parse_args(argv[1:])
 
     def body():
+        import contextlib
         import tempfile
         from pathlib import Path
 
-        from .. import gates
+        from .. import gates, jsonin
         from .. import policy as policy_mod
         from ..errors import InputError, UsageError
         from ..gates.base import GateContext, run_one
-        from ..gitutil import collect_changes, rev_parse
+        from ..gitutil import collect_changes, is_repo
 
         gate = gates.load(name)
         if gate is None:
             raise UsageError(f"gate '{name}' is not available in this version: choose one of "
                              f"{', '.join(gates.names())}")
         worktree = Path(args.worktree).resolve()
+        if not worktree.is_dir() or not is_repo(worktree):
+            raise UsageError(f"--worktree {args.worktree}: not a git working tree: give the checkout to check")
         pol = policy_mod.load(args.target or worktree, infer_repo=False)
         report = None
         if args.report:
             try:
-                report = json.loads(Path(args.report).read_text())
-            except (OSError, json.JSONDecodeError) as exc:
-                raise InputError(
-                    f"--report {args.report}: cannot read it as JSON ({exc}): give the report file") from None
-        base = rev_parse(worktree, args.base)
-        head = rev_parse(worktree, args.head) if args.head else None
+                report = jsonin.loads(jsonin.read_text(args.report, f"--report {args.report}"))
+            except jsonin.BadJson as exc:
+                raise InputError(f"--report {args.report}: not usable JSON ({exc}): give the completion report "
+                                 "file") from None
+        base = revision(worktree, "--base", args.base)
+        head = revision(worktree, "--head", args.head) if args.head else None
         changes = collect_changes(worktree, base, head or "HEAD")
-        run_dir = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="cxo-gate-"))
         issue = None
         if args.issue_number:
             issue = {"number": args.issue_number, "title": "", "labels": [x for x in args.labels.split(",") if x]}
-        ctx = GateContext(worktree=worktree, base=base, head=head, policy=pol, changes=changes, run_dir=run_dir,
-                          report=report, issue=issue, say=lambda m: progress(prog, m))
-        result = run_one(gate, ctx)
+        with contextlib.ExitStack() as stack:
+            if args.run_dir:
+                run_dir = Path(args.run_dir)
+            else:  # logs live as long as the gate: give --run-dir to keep them
+                run_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cxo-gate-")))
+            ctx = GateContext(worktree=worktree, base=base, head=head, policy=pol, changes=changes,
+                              run_dir=run_dir, report=report, issue=issue, say=lambda m: progress(prog, m))
+            result = run_one(gate, ctx)
+            if not args.run_dir:
+                result["logs"] = []
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
         return 1 if result["verdict"] == "fail" else 0
 
     return run(prog, body)
+
+
+def revision(worktree, option: str, rev: str) -> str:
+    """The commit `rev` names in `worktree`, or a usage error naming it (and the shallow-clone cure)."""
+    from ..errors import UsageError
+    from ..gitutil import git
+
+    sha = "" if rev.startswith("-") else git(worktree, "rev-parse", "--verify", "--quiet", "--end-of-options",
+                                            rev + "^{commit}", retcode=None).strip()
+    if sha:
+        return sha
+    shallow = git(worktree, "rev-parse", "--is-shallow-repository", retcode=None).strip() == "true"
+    cure = ("this clone is shallow: fetch the full history (actions/checkout with fetch-depth: 0, or "
+            "git fetch --unshallow)" if shallow else
+            "give a branch, tag or commit of this repository (fetch it first, e.g. fetch-depth: 0 in CI)")
+    raise UsageError(f"{option} {rev!r} does not name a commit in {worktree}: {cure}")
 
 
 def main(argv=None) -> int:

@@ -2,7 +2,7 @@
 
 import sys
 
-from .common import parser, run
+from .common import parser, run, seconds_arg
 
 
 def main(argv=None) -> int:
@@ -14,7 +14,7 @@ def main(argv=None) -> int:
     p.add_argument("--url", action="append", required=True, help="a page to screenshot (repeatable)")
     p.add_argument("--server", help="the dev server command, e.g. 'npm run dev'")
     p.add_argument("--ready-url", help="the URL that answers once the server is up (default: the first --url)")
-    p.add_argument("--timeout", type=float, default=60, help="seconds to wait for the server")
+    p.add_argument("--timeout", type=seconds_arg, default=60, help="seconds to wait for the server")
     args = p.parse_args(argv)
 
     def body():

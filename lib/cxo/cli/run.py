@@ -2,7 +2,7 @@
 
 import sys
 
-from .common import add_target, parser, progress, run, run_id_arg
+from .common import add_target, issue_arg, parser, progress, run, run_id_arg, seconds_arg
 
 
 def main(argv=None) -> int:
@@ -11,23 +11,21 @@ def main(argv=None) -> int:
                "(runs/<issue>/<run-id>/NN-<step>.json) and printed on stdout at the end.",
                epilog="exit 0: the issue reached agent:review; exit 3: the run ended blocked (see the issue comment)")
     add_target(p)
-    p.add_argument("--issue", type=int, required=True, help="the issue number")
+    p.add_argument("--issue", type=issue_arg, required=True, help="the issue number")
     p.add_argument("--run-id", type=run_id_arg, help="use this run id, YYYYMMDDTHHMMSSZ-xxxxxx (default: a new one)")
-    p.add_argument("--agent-timeout", type=float, metavar="S", help="total agent time limit (default: policy)")
+    p.add_argument("--agent-timeout", type=seconds_arg, metavar="S", help="total agent time limit (default: policy)")
     p.add_argument("--replan", action="store_true",
                    help="agent:plan-auto parents: ask for a new plan; children are updated by Stable ID, never "
                         "duplicated")
     p.add_argument("--restart", action="store_true",
                    help="start a fresh run even when an interrupted run of this issue could be resumed")
-    p.add_argument("--idle-timeout", type=float, metavar="S", help="limit on time without agent output")
+    p.add_argument("--idle-timeout", type=seconds_arg, metavar="S", help="limit on time without agent output")
     args = p.parse_args(argv)
 
     def body():
         from .. import envelope, runner
-        from ..errors import EXIT_BLOCKED, UsageError
+        from ..errors import EXIT_BLOCKED
 
-        if args.issue < 1:
-            raise UsageError(f"--issue {args.issue}: issue numbers start at 1")
         env = runner.run_issue(args.target, args.issue, args.run_id, args, say=lambda m: progress("cxo-run", m))
         envelope.write(env, sys.stdout)
         progress("cxo-run", runner.summary(env))

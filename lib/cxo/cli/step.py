@@ -28,8 +28,7 @@ def step_main(step: str, description: str, argv=None, add_args=None) -> int:
         from .. import policy as policy_mod
 
         if args.input:
-            with open(args.input) as handle:
-                env = envelope.read(handle, args.input)
+            env = envelope.read_file(args.input)
         else:
             env = envelope.read(sys.stdin, "stdin")
         if envelope.is_blocked(env) and step != "publish":

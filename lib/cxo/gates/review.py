@@ -12,6 +12,7 @@ import os
 import stat
 from pathlib import Path
 
+from .. import jsonin
 from ..agents import environment
 from ..agents import sandbox as sandboxes
 from ..agents.base import AgentSpec
@@ -119,6 +120,11 @@ class ReviewGate(Gate):
             set_writable(tree, False)
             try:
                 result, prompt_path = self._run_reviewer(ctx, tree, work, report_path)
+            except FileNotFoundError as exc:
+                where = ("reviewGates.reviewer.command" if ctx.policy["reviewGates"]["reviewer"]
+                         else "codex.command")
+                why = "not found on PATH" if exc.strerror == "not found on PATH" else "not executable"
+                return verdict(self.name, "fail", f"{exc.filename} {why}: install it or set {where} in the policy")
             finally:
                 set_writable(tree, True)
             changed = fingerprint(tree) != before
@@ -133,8 +139,8 @@ class ReviewGate(Gate):
         if not report_path.is_file():
             return verdict(self.name, "fail", "the reviewer wrote no verdict", logs=logs)
         try:
-            answer = json.loads(report_path.read_text())
-        except ValueError as exc:
+            answer = jsonin.loads(report_path.read_bytes())
+        except (ValueError, OSError) as exc:
             return verdict(self.name, "fail", f"the reviewer's verdict is not JSON ({exc})", logs=logs)
         problems = schema_errors("review-verdict", answer)
         if problems:

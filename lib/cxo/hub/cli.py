@@ -18,30 +18,79 @@ class Fail(Exception):
         self.code = code
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (exit 2), not the whole usage block."""
+
+    def error(self, message):  # noqa: D401 - argparse API
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {' '.join(message.split())}: see {self.prog} --help\n")
+
+
+def _port(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or int(value) > 65535:
+        raise argparse.ArgumentTypeError(f"{value[:20]!r} is not a port number from 0 to 65535")
+    return int(value)
+
+
+def _share(value: str) -> float:
+    try:
+        share = float(value)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 1:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"{value[:20]!r} is not a share from 0 to 1")
+    return share
+
+
+def _millis(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or int(value) > 600_000:
+        raise argparse.ArgumentTypeError(f"{value[:20]!r} is not a number of milliseconds from 0 to 600000")
+    return int(value)
+
+
+def _issue(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 2**31 - 1:
+        raise argparse.ArgumentTypeError(f"{value[:20]!r} is not an issue number")
+    return int(value)
+
+
+def _api(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise argparse.ArgumentTypeError(f"{value[:60]!r} is not an http(s) URL such as http://127.0.0.1:8765")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="cxo-hub", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="An embedded GitHub-compatible REST server (SQLite state, real git over smart HTTP).",
         epilog="exit status: 0 ok, 2 usage, 4 API unreachable or refused the request")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     serve = sub.add_parser("serve", help="serve until stopped; prints the API base URL as the first stdout line")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    serve.add_argument("--port", type=_port, default=8765, help="0 picks a free port")
     serve.add_argument("--data", required=True, type=Path, help="state directory (SQLite + bare repositories)")
     serve.add_argument("--token", action="append", metavar="[LOGIN:]TOKEN",
                        help="accept only these tokens (repeatable); LOGIN:TOKEN authenticates as LOGIN")
     serve.add_argument("--admin-token", metavar="TOKEN",
                        help="the token /_hub/* admin routes require (default: a random one kept in DATA/admin-token;"
                             " without --token, `admin` is accepted too)")
-    serve.add_argument("--fault-rate", type=float, default=0.0, help="share of API requests answered 502/503")
-    serve.add_argument("--drop-rate", type=float, default=0.0, help="share of writes processed but not answered")
-    serve.add_argument("--latency-ms", type=int, default=0, help="delay added to every API request")
+    serve.add_argument("--fault-rate", type=_share, default=0.0, help="share of API requests answered 502/503")
+    serve.add_argument("--drop-rate", type=_share, default=0.0, help="share of writes processed but not answered")
+    serve.add_argument("--latency-ms", type=_millis, default=0, help="delay added to every API request")
     serve.add_argument("--fault-seed", type=int, default=None)
     serve.add_argument("--verbose", action="store_true", help="log every request on stderr")
 
     def client(name, help_text):
         c = sub.add_parser(name, help=help_text)
-        c.add_argument("--api", default=os.environ.get("GITHUB_API_URL", "http://127.0.0.1:8765"),
+        c.add_argument("--api", type=_api, default=os.environ.get("GITHUB_API_URL", "http://127.0.0.1:8765"),
                        help="API base URL (default: $GITHUB_API_URL or http://127.0.0.1:8765)")
         c.add_argument("--token", default=os.environ.get("GITHUB_TOKEN", "hub-token"),
                        help="token (default: $GITHUB_TOKEN or hub-token)")
@@ -59,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     listing = client("list", "list issues, pulls, labels or comments as JSON lines")
     listing.add_argument("what", choices=["issues", "pulls", "labels", "comments"])
     listing.add_argument("--repo", required=True, metavar="OWNER/NAME")
-    listing.add_argument("--issue", type=int, help="the issue whose comments to list")
+    listing.add_argument("--issue", type=_issue, help="the issue whose comments to list")
     return p
 
 
@@ -85,15 +134,17 @@ def _call(args, method: str, path: str, body=None):
 def serve(args) -> int:
     from .server import FaultConfig, HubServer
 
+    if args.data.exists() and not args.data.is_dir():
+        raise Fail(f"--data {args.data}: not a directory: give a directory for the hub's state", EXIT_USAGE)
     faults = FaultConfig(args.fault_rate, args.latency_ms, args.drop_rate, args.fault_seed)
     try:
         server = HubServer(args.data, tokens=args.token, host=args.host, port=args.port, faults=faults,
                            verbose=args.verbose, admin_token=args.admin_token)
     except ValueError as err:
         raise Fail(f"--token: {err}", EXIT_USAGE) from None
-    except OSError as err:
-        raise Fail(f"cannot listen on {args.host}:{args.port} ({err.strerror}): pick another --port",
-                   EXIT_USAGE) from None
+    except (OSError, OverflowError) as err:
+        raise Fail(f"cannot listen on {args.host}:{args.port} ({getattr(err, 'strerror', None) or err}): pick "
+                   "another --host or --port", EXIT_USAGE) from None
     print(server.url, flush=True)
     print(f"cxo-hub: serving {server.url} with data in {args.data}", file=sys.stderr, flush=True)
     if not args.admin_token:
@@ -106,6 +157,8 @@ def serve(args) -> int:
 
 
 def create_repo(args) -> int:
+    if args.source and not (args.source / ".git").exists() and not (args.source / "HEAD").is_file():
+        raise Fail(f"--from {args.source}: not a git repository: give a local clone to push", EXIT_USAGE)
     path = f"/orgs/{args.org}/repos" if args.org else "/user/repos"
     repo = _call(args, "POST", path, {"name": args.name})
     if args.source:
@@ -144,8 +197,17 @@ def main(argv=None) -> int:
         return {"serve": serve, "create-repo": create_repo, "create-issue": create_issue,
                 "list": list_things}[args.command](args)
     except Fail as err:
-        print(f"cxo-hub: error: {err}", file=sys.stderr)
+        print(f"cxo-hub: error: {' '.join(str(err).split())}", file=sys.stderr)
         return err.code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one line and a crash log, as every cxo executable
+        from ..cli.common import crash_log
+
+        log = crash_log("cxo-hub", exc)
+        print(f"cxo-hub: internal error: {type(exc).__name__}: the traceback is in {log}: please report it",
+              file=sys.stderr)
+        return 70
 
 
 if __name__ == "__main__":

@@ -4,7 +4,15 @@ import os
 import socket
 
 from .. import envelope, killpoints
-from ..claims import claim_comment, earliest_live, finished_runs, make_claim, parse_claims
+from ..claims import (
+    claim_comment,
+    claiming_marker,
+    earliest_live,
+    finished_runs,
+    make_claim,
+    parse_claims,
+    running_label_state,
+)
 from ..labels import classify, label_names
 from ..tracker.base import write_once
 
@@ -35,19 +43,19 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     verdict = classify(issue, policy.labels)
     note = ""
     if verdict.reason.startswith("running"):
-        # agent:running with no live claim behind it: its runner died. The issue may be taken over.
+        # agent:running with no live claim behind it: its runner died. The issue may be taken over (the rule
+        # cxo-status shows: claims.running_label_state).
         comments = tracker.list_comments(number)
-        logins = runner_logins(policy, tracker)
-        claims = parse_claims(comments, logins)
-        if earliest_live(claims, finished=finished_runs(comments, logins)) is None:
-            stale = claims[-1] if claims else None
-            note = (f"Took over from run `{stale['run_id']}` on `{stale.get('runner')}`, whose lease expired at "
-                    f"{stale['lease_expires_at']}." if stale else
-                    "Took over: the issue was left agent:running without a claim (its runner died mid-claim).")
+        takeover, why = running_label_state(policy, issue, comments, runner_logins(policy, tracker))
+        if takeover:
+            note = why
             say(note)
             without = dict(issue, labels=[lab for lab in issue["labels"]
                                           if lab["name"].lower() != policy.label("running").lower()])
             verdict = classify(without, policy.labels)
+        else:
+            verdict = classify(issue, policy.labels)
+            verdict.reason = why
     in_tree = (env.get("tree") or {}).get("parent")
     if verdict.mode == "child" and in_tree and verdict.reason == f"child of #{in_tree}: runs with its parent's tree" \
             and policy.label("auto").lower() in {n.lower() for n in verdict.labels}:
@@ -61,6 +69,9 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     claim = make_claim(env["run_id"], policy.runner_name, socket.gethostname(), os.getpid(),
                        policy["runner"]["leaseSeconds"])
     had_running = running.lower() in {name.lower() for name in label_names(issue)}
+    marker = claiming_marker(policy, number)  # says "ours" to this host's next run if we die before the comment
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(env["run_id"])
     write_once(lambda: tracker.add_labels(number, [running]), lambda: None)  # adding twice is harmless
     killpoints.reached("claim:after-label")
     comment = None
@@ -78,7 +89,9 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
         if comment is not None:
             tracker.delete_comment(comment["id"])
         tracker.remove_label(number, running)
+        marker.unlink(missing_ok=True)
         raise
+    marker.unlink(missing_ok=True)
     if winner is not None and winner["run_id"] != env["run_id"]:
         tracker.delete_comment(comment["id"])
         say(f"issue #{number} is claimed by run {winner['run_id']} on {winner.get('runner')}: withdrawing")

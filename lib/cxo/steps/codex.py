@@ -4,7 +4,7 @@ import json
 import re
 from pathlib import Path
 
-from .. import envelope, gitguard
+from .. import envelope, gitguard, jsonin
 from ..agents import environment
 from ..agents import sandbox as sandboxes
 from ..agents.base import AgentSpec
@@ -41,9 +41,9 @@ def read_report(path: Path, schema: str = "completion-report") -> tuple[dict | N
     if not path.is_file():
         return None, f"no {what}: the agent did not write one"
     try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        return None, f"malformed {what}: not JSON ({type(exc).__name__})"
+        data = jsonin.loads(path.read_bytes())
+    except (jsonin.BadJson, OSError) as exc:
+        return None, f"malformed {what}: not usable JSON ({exc})"
     problems = schema_errors(schema, data)
     if problems and schema == "completion-report" and is_seed_report(data):  # a seed-era agent's report
         data = report_from_seed(data)

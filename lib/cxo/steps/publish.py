@@ -5,6 +5,7 @@ hidden markers, labels are only added when missing and removed when present.
 So running publish twice on one envelope gives one PR and one report comment.
 """
 
+import os
 from pathlib import Path
 
 from .. import envelope, killpoints, report
@@ -63,7 +64,13 @@ def commit_checked(policy, env: dict, worktree: Path, say) -> bool:
               "GIT_AUTHOR_EMAIL": policy["git"]["commitAuthorEmail"],
               "GIT_COMMITTER_NAME": policy["git"]["commitAuthorName"],
               "GIT_COMMITTER_EMAIL": policy["git"]["commitAuthorEmail"]}
-    git(worktree, "add", "--all", "--force", "--", *paths)
+    literal = {"GIT_LITERAL_PATHSPECS": "1"}  # a file named `*` is that file, not every file
+    # A path the agent removed with `git rm` or `git mv` (or deleted in a local commit) is in neither the working
+    # tree nor the index: its deletion is already staged or committed, and `git add` would refuse the pathspec.
+    indexed = set(git(worktree, "ls-files", "-z", "--", *paths, env=literal).split("\0"))
+    present = [p for p in paths if p in indexed or os.path.lexists(worktree / p)]
+    if present:
+        git(worktree, "add", "--all", "--force", "--", *present, env=literal)
     if not git(worktree, "diff", "--cached", "--name-only").strip():
         return False  # already committed by an earlier, interrupted publish
     # The title is the issue author's: one line, so it cannot forge trailers or a second paragraph.
