@@ -3,6 +3,8 @@
 import json
 import subprocess
 
+import pytest
+
 from cxo import policy as policy_mod
 from cxo.runner import run_issue
 from tests.support.git_fixtures import GOOD_REPORT, scripted_agent
@@ -206,3 +208,33 @@ def test_a_hitl_child_waits_and_a_replan_updates_children_by_stable_id(target_re
     runs = (counts / "runs").read_text().split()
     assert runs.count(str(kids["a"]["number"])) == 1  # merged children are not run again
     assert "agent:manual" not in labels_of(hub_repo, kids["b"]["number"])
+
+
+KILL_POINTS = ["runner:after-claim", "runner:after-worktree", "tree:after-plan", "runner:after-codex",
+               "tree:after-merge", "tree:after-push", "tree:after-pr"]
+
+
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_a_tree_run_killed_at_any_step_ends_with_one_pr_and_no_duplicates(point, target_repo, hub_repo, tmp_path):
+    import os
+    import sys
+    from pathlib import Path
+
+    tree_agent(target_repo, tmp_path, [node("a", "src/a/**"), node("b", "src/b/**", ["a"])],
+               child=[{"sh": "mkdir -p out && echo x > out/child-$CODEX_ORCHESTRATOR_ISSUE_NUMBER.txt"},
+                      {"report": GOOD_REPORT}])
+    parent = open_parent(hub_repo)
+    run = [str(Path(sys.executable).parent / "cxo-run"), "--target", str(target_repo), "--issue", str(parent)]
+    env = {**os.environ, "GITHUB_TOKEN": "as:acme"}
+    killed = subprocess.run(run, capture_output=True, text=True, timeout=180, env={**env, "CXO_TEST_KILL_AT": point})
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    resumed = subprocess.run(run, capture_output=True, text=True, timeout=180, env=env)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert len(hub_repo.api.ok("GET", f"{R}/pulls?state=all")) == 1
+    assert sorted(child_issues(hub_repo, parent)) == ["a", "b"]
+    comments = hub_repo.api.ok("GET", f"{R}/issues/{parent}/comments")
+    for marker in ("cxo:tree-status", "cxo:tree-prd", "cxo:report-comment"):
+        assert sum(marker in c["body"] for c in comments) == 1, marker
+    assert labels_of(hub_repo, parent) == ["agent:plan-auto", "agent:review"]
+    for issue in child_issues(hub_repo, parent).values():
+        assert labels_of(hub_repo, issue["number"]) == ["agent:auto", "agent:child", "agent:review"]
