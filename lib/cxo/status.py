@@ -72,7 +72,44 @@ def collect(policy, tracker=None) -> dict:
         verdict = classify_open(issue)
         (eligible if verdict.eligible else skipped).append(verdict.to_json())
     return {"repository": f"{policy.owner}/{policy.repo}", "eligible": eligible, "skipped": skipped,
-            "local": local_state(policy)}
+            "trees": trees(policy, tracker, issues), "local": local_state(policy)}
+
+
+def _child_state(names: set[str], labels: dict) -> str:
+    for key, state in (("review", "merged"), ("blocked", "blocked"), ("running", "running"), ("manual", "waiting")):
+        if labels[key].lower() in names:
+            return state
+    return "pending"
+
+
+def trees(policy, tracker, issues: list[dict]) -> list[dict]:
+    """Each open agent:plan-auto parent with its open children (closed ones count as done), their state and
+    what each waits on. No request beyond the issue list, but the runner's login (asked once, then kept)."""
+    from .connect import runner_logins
+    from .tree import children
+
+    labels = policy.labels
+    parents = [i for i in issues if labels["planAuto"].lower() in {n.lower() for n in label_names(i)}
+               and i.get("pull_request") is None]
+    if not parents:
+        return []
+    logins = runner_logins(policy, tracker)
+    out = []
+    for parent in sorted(parents, key=lambda i: i["number"]):
+        kids = []
+        for issue in issues:
+            if not children.is_child(issue, parent["number"], labels["child"], logins):
+                continue
+            node = children.parse(issue)
+            names = {n.lower() for n in label_names(issue)}
+            kids.append({"number": issue["number"], "stable_id": node.stable_id if node else None,
+                         "title": issue.get("title") or "", "state": _child_state(names, labels),
+                         "depends_on": node.depends_on if node else []})
+        open_ids = {k["stable_id"]: k for k in kids}
+        for kid in kids:
+            kid["waits_on"] = [d for d in kid["depends_on"] if d in open_ids and open_ids[d]["state"] != "merged"]
+        out.append({"parent": parent["number"], "title": parent.get("title") or "", "children": kids})
+    return out
 
 
 def table(result: dict) -> str:
@@ -84,6 +121,11 @@ def table(result: dict) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
         lines.append("  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row)))
+    for tree in result.get("trees") or []:
+        lines += ["", f"tree #{tree['parent']} {tree['title'][:60]}: {len(tree['children'])} open child(ren)"]
+        for kid in tree["children"]:
+            waits = f", waits on {', '.join(kid['waits_on'])}" if kid["waits_on"] else ""
+            lines.append(f"  #{kid['number']} {kid['stable_id'] or '?'}: {kid['state']}{waits}")
     local = result["local"]
     if local["runs"] or local["worktrees"]:
         lines += ["", "local state:"]

@@ -238,3 +238,25 @@ def test_a_tree_run_killed_at_any_step_ends_with_one_pr_and_no_duplicates(point,
     assert labels_of(hub_repo, parent) == ["agent:plan-auto", "agent:review"]
     for issue in child_issues(hub_repo, parent).values():
         assert labels_of(hub_repo, issue["number"]) == ["agent:auto", "agent:child", "agent:review"]
+
+
+def test_cxo_status_shows_each_tree_with_its_children_and_what_they_wait_on(target_repo, hub_repo, tmp_path):
+    import os
+    import sys
+    from pathlib import Path
+
+    tree_agent(target_repo, tmp_path, [node("a", "src/a/**"), node("b", "src/b/**", ["a"], afk="hitl"),
+                                       node("c", "src/c/**", ["b"])])
+    parent = open_parent(hub_repo)
+    run_issue(target_repo, parent)  # a merges, b waits for a human, c waits on b
+    kids = child_issues(hub_repo, parent)
+    exe = str(Path(sys.executable).parent / "cxo-status")
+    env = {**os.environ, "GITHUB_TOKEN": "as:acme"}
+    out = subprocess.run([exe, "--target", str(target_repo), "--json"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    tree = json.loads(out.stdout)["trees"][0]
+    states = {k["stable_id"]: (k["state"], k["waits_on"]) for k in tree["children"]}
+    assert tree["parent"] == parent
+    assert states == {"a": ("merged", []), "b": ("waiting", []), "c": ("pending", ["b"])}
+    text = subprocess.run([exe, "--target", str(target_repo)], capture_output=True, text=True, env=env).stdout
+    assert f"tree #{parent}" in text and f"#{kids['c']['number']} c: pending, waits on b" in text
