@@ -260,3 +260,27 @@ def test_cxo_status_shows_each_tree_with_its_children_and_what_they_wait_on(targ
     assert states == {"a": ("merged", []), "b": ("waiting", []), "c": ("pending", ["b"])}
     text = subprocess.run([exe, "--target", str(target_repo)], capture_output=True, text=True, env=env).stdout
     assert f"tree #{parent}" in text and f"#{kids['c']['number']} c: pending, waits on b" in text
+
+
+def test_the_tree_steps_chain_by_hand_with_cxo_plan_and_cxo_tree(target_repo, hub_repo, tmp_path):
+    import os
+    import sys
+    from pathlib import Path
+
+    tree_agent(target_repo, tmp_path, DIAMOND)
+    parent = open_parent(hub_repo)
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "GITHUB_TOKEN": "as:acme"}
+    chain = (f"{bin_dir}/cxo-claim --target {target_repo} --issue {parent} | {bin_dir}/cxo-worktree | "
+             f"{bin_dir}/cxo-plan | {bin_dir}/cxo-tree")
+    out = subprocess.run(["bash", "-o", "pipefail", "-c", chain], capture_output=True, text=True, env=env,
+                         timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    final = json.loads(out.stdout)
+    kids = child_issues(hub_repo, parent)
+    assert final["plan"]["children"] == {sid: issue["number"] for sid, issue in kids.items()}
+    items = {i["stable_id"]: i["state"] for i in final["children"]["items"]}
+    assert items == {sid: "pending" for sid in "abcde"}
+    # a and e start first (no dependencies; scopes apart); b, c, d wait for a.
+    assert final["children"]["startable"] == [kids["a"]["number"], kids["e"]["number"]]
+    assert final["steps_done"] == ["claim", "worktree", "plan"]

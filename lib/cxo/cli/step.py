@@ -8,7 +8,8 @@ from ..errors import EXIT_BLOCKED
 from .common import parser, progress, run
 
 
-def step_main(step: str, description: str, argv=None, add_args=None) -> int:
+def step_main(step: str, description: str, argv=None, add_args=None, work=None) -> int:
+    """`work(env, policy=, args=, say=)` does the step (default: cxo.steps.<step>.run)."""
     prog = f"cxo-{step}"
     p = parser(
         prog,
@@ -36,8 +37,8 @@ def step_main(step: str, description: str, argv=None, add_args=None) -> int:
             envelope.write(env)
             return 0
         pol = policy_mod.load(env["target"])
-        module = importlib.import_module(f"cxo.steps.{step}")
-        env = module.run(env, policy=pol, args=args, say=lambda msg: progress(prog, msg))
+        do = work or importlib.import_module(f"cxo.steps.{step}").run
+        env = do(env, policy=pol, args=args, say=lambda msg: progress(prog, msg))
         envelope.write(env)
         if step == "publish" and envelope.is_blocked(env):
             return EXIT_BLOCKED

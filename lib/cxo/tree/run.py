@@ -84,6 +84,46 @@ def _states(plan, current: dict, saved: dict, labels: dict) -> dict[str, str]:
     return states
 
 
+def integrate_child(env: dict, policy, say, args, tracker, lock=None) -> dict:
+    """A gated child envelope: commit its checked change as the runner, merge it into its parent's integration
+    worktree (a conflict blocks the child, naming the files), record it in the tree state, move the child to
+    review with a report comment. `cxo-integrate` is this on stdin."""
+    from ..runner import run_steps
+    from ..steps import publish
+
+    envelope.require(env, "integrate", "claim", "worktree", "codex", "gate")
+    tree = env.get("tree") or {}
+    if not tree.get("parent"):
+        raise envelope.InputError("envelope: section 'tree' is missing: cxo-integrate takes a child of an issue "
+                                  "tree (run the parent with cxo-run)")
+    number, parent, branch = env["issue"]["number"], tree["parent"], tree["integration_branch"]
+    integration = policy.workspace_root / f"tree-{parent}"
+    worktree = Path(env["worktree"]["path"])
+    publish.commit_checked(policy, env, worktree, say)
+    head = rev_parse(worktree, "HEAD")
+    lock = lock or threading.Lock()
+    try:
+        with lock:
+            merged = integrate.merge(integration, head, f"cxo: merge #{number} ({tree.get('stable_id', '')}) into "
+                                     f"{branch}", _author(policy))
+            state = load_state(policy, parent) or {"merged": {}}
+            state["merged"][tree.get("stable_id") or str(number)] = {"number": number, "sha": head, "merge": merged}
+            save_state(policy, parent, state)
+    except integrate.MergeConflict as exc:
+        env = envelope.block(env, STEP, f"{exc.message} while merging into {branch}: nothing of this child was "
+                             "merged", {"files": exc.files})
+        return run_steps(env, policy, say, args, tracker, steps=("publish",))
+    killpoints.reached("tree:after-merge")
+    publish.move_labels(tracker, number, policy.label("review"), policy.label("running"))
+    marker = f"<!-- cxo:report-comment issue={number} -->"
+    gates = ", ".join(f"{v['gate']} {v['verdict']}" for v in env["gate"]["verdicts"]) or "no gate ran"
+    publish.upsert_comment(tracker, number, marker, f"{marker}{done_marker(env['run_id'])}\n## cxo: #{number} merged "
+                           f"into `{branch}`\n\nChecked by the gates ({gates}) and merged as `{head[:12]}`. The "
+                           f"integration draft PR of #{parent} will carry it.")
+    env["integrate"] = {"sha": head, "merge": merged, "integration_branch": branch}
+    return envelope.mark_done(env, "integrate")
+
+
 class TreeRun:
     def __init__(self, env: dict, policy, say, args, tracker):
         self.env, self.policy, self.say, self.args, self.tracker = env, policy, say, args, tracker
@@ -99,7 +139,6 @@ class TreeRun:
         from .. import recovery
         from ..connect import tracker_for
         from ..runner import run_steps
-        from ..steps import publish
 
         policy = self.policy
         tracker = tracker_for(policy)  # a run of its own: its own connection
@@ -123,29 +162,10 @@ class TreeRun:
             if "claim" in env:
                 run_steps(env, policy, say, self.args, tracker, steps=("publish",))
             return "blocked", reason
-        worktree = Path(env["worktree"]["path"])
-        publish.commit_checked(policy, env, worktree, say)
-        head = rev_parse(worktree, "HEAD")
-        try:
-            with self.lock:
-                merged = integrate.merge(self.integration, head, f"cxo: merge #{number} ({node.stable_id}) into "
-                                         f"{self.branch}", _author(policy))
-                self.state["merged"][node.stable_id] = {"number": number, "sha": head, "merge": merged}
-                save_state(policy, self.number, self.state)
-        except integrate.MergeConflict as exc:
-            env = envelope.block(env, STEP, f"{exc.message} while merging into {self.branch}: nothing of this child "
-                                 "was merged", {"files": exc.files})
-            run_steps(env, policy, say, self.args, tracker, steps=("publish",))
-            return "blocked", exc.message
-        killpoints.reached("tree:after-merge")
-        labels = publish.move_labels(tracker, number, policy.label("review"), policy.label("running"))
-        del labels
-        body = (f"<!-- cxo:report-comment issue={number} -->{done_marker(env['run_id'])}\n"
-                f"## cxo: #{number} merged into `{self.branch}`\n\nChecked by the gates "
-                f"({', '.join(v['gate'] + ' ' + v['verdict'] for v in env['gate']['verdicts']) or 'no gate ran'}) "
-                f"and merged as `{head[:12]}`. The integration draft PR of #{self.number} will carry it.")
-        publish.upsert_comment(tracker, number, f"<!-- cxo:report-comment issue={number} -->", body)
-        return schedule.DONE, f"merged {head[:12]}"
+        env = integrate_child(env, policy, say, self.args, tracker, self.lock)
+        if envelope.is_blocked(env):
+            return "blocked", env["blocked"]["reason"]
+        return schedule.DONE, f"merged {env['integrate']['sha'][:12]}"
 
     # --- the loop --------------------------------------------------------------------------------
     def execute(self, plan, numbers: dict[str, int], states: dict[str, str]) -> dict[str, str]:
@@ -202,53 +222,94 @@ def run_tree(env: dict, policy, say, args, tracker) -> dict:
 def _blocked(env, policy, say, args, tracker, reason: str, details=None) -> dict:
     from ..runner import run_steps
 
-    env = envelope.block(env, STEP, reason, details or {})
+    if not envelope.is_blocked(env):
+        env = envelope.block(env, STEP, reason, details or {})
     return run_steps(env, policy, say, args, tracker, steps=("publish",))
 
 
-def _run(env: dict, policy, say, args, tracker) -> dict:
+def plan_and_persist(env: dict, policy, say, args, tracker) -> dict:
+    """Plan the parent (read-only agent run), validate the plan, create or update its children by Stable ID,
+    post the PRD comment and keep the plan in the tree state. `cxo-plan` is this on stdin."""
     from ..connect import runner_logins
     from ..steps import publish
 
-    number = env["issue"]["number"]
-    labels = policy.labels
+    number, labels = env["issue"]["number"], policy.labels
     logins = runner_logins(policy, tracker)
-    state = load_state(policy, number)
-    if state is None or getattr(args, "replan", False):
-        env, report = plan_parent(env, policy, args, say, tracker)
-        if report is None:
-            return _blocked(env, policy, say, args, tracker, env["blocked"]["reason"], env["blocked"]["details"])
-        errors = plan_mod.problems(report)
-        current = children.existing(tracker, number, labels["child"], logins)
-        if not errors:
-            errors = children.foreign_numbers(plan_mod.build(report), current)
-        if errors:
-            return _blocked(env, policy, say, args, tracker, f"the plan was rejected ({len(errors)} problem(s)): "
-                            + "; ".join(errors), {"errors": errors})
-        plan = plan_mod.build(report)
-        children.persist(tracker, plan, env["claim"]["issue"], labels, logins, say)
-        publish.upsert_comment(tracker, number, tree_report.PRD_MARKER.format(number),
-                               tree_report.prd_comment(number, plan.prd))
-        state = {"report": report, "merged": (state or {}).get("merged", {}), "branch": env["worktree"]["branch"]}
-        save_state(policy, number, state)
-        killpoints.reached("tree:after-plan")
-    order = [n["stableId"] for n in state["report"]["graph"]["nodes"]]
+    env, report = plan_parent(env, policy, args, say, tracker)
+    if report is None:
+        return env
+    errors = plan_mod.problems(report)
     current = children.existing(tracker, number, labels["child"], logins)
+    if not errors:
+        errors = children.foreign_numbers(plan_mod.build(report), current)
+    if errors:
+        return envelope.block(env, STEP, f"the plan was rejected ({len(errors)} problem(s)): " + "; ".join(errors),
+                              {"errors": errors})
+    plan = plan_mod.build(report)
+    made = children.persist(tracker, plan, env["claim"]["issue"], labels, logins, say)
+    publish.upsert_comment(tracker, number, tree_report.PRD_MARKER.format(number),
+                           tree_report.prd_comment(number, plan.prd))
+    state = load_state(policy, number) or {}
+    save_state(policy, number, {**state, "report": report, "merged": state.get("merged", {}),
+                                "branch": env["worktree"]["branch"]})
+    env["plan"] = {"report": report, "children": {sid: issue["number"] for sid, issue in made.items()}}
+    killpoints.reached("tree:after-plan")
+    return envelope.mark_done(env, "plan")
+
+
+def read_back(env: dict, policy, tracker) -> tuple:
+    """The plan as the children on GitHub say it now (a maintainer's edits to their metadata are honoured):
+    (plan, numbers, states, state)."""
+    from ..connect import runner_logins
+
+    number, labels = env["issue"]["number"], policy.labels
+    state = load_state(policy, number)
+    if state is None:
+        raise envelope.InputError(f"issue #{number} has no plan yet: run cxo-plan (or cxo-run) on it first")
+    order = [n["stableId"] for n in state["report"]["graph"]["nodes"]]
+    current = children.existing(tracker, number, labels["child"], runner_logins(policy, tracker))
     nodes = [children.parse(current[sid]) for sid in order if sid in current]
     plan = plan_mod.Plan(title=state["report"]["parent"]["title"], prd=state["report"]["parent"]["body"],
                          nodes=nodes)
     known = {n.stable_id for n in nodes}
-    for node in nodes:  # a maintainer may have edited a child's metadata: keep only known dependencies
+    for node in nodes:  # keep only dependencies on children that still exist
         node.depends_on = [d for d in node.depends_on if d in known]
     numbers = {sid: current[sid]["number"] for sid in known}
     states = _states(plan, current, state, labels)
     _settle_merged(tracker, policy, state, current)
+    return plan, numbers, states, state
+
+
+def children_step(env: dict, policy, say, args, tracker) -> dict:
+    """`cxo-tree`: the children read back from GitHub, their states and the ones that may start now."""
+    plan, numbers, states, _state = read_back(env, policy, tracker)
+    stuck = schedule.stuck(plan, states)
+    env["children"] = {"items": [{"stable_id": n.stable_id, "number": numbers[n.stable_id],
+                                  "state": states[n.stable_id],
+                                  **({"waits_on": stuck[n.stable_id]} if n.stable_id in stuck else {})}
+                                 for n in plan.nodes],
+                       "startable": [numbers[s] for s in schedule.startable(plan, states,
+                                                                            policy["concurrency"]["children"])]}
+    return env
+
+
+def _run(env: dict, policy, say, args, tracker) -> dict:
+    number = env["issue"]["number"]
+    if load_state(policy, number) is None or getattr(args, "replan", False) or \
+            "report" not in (load_state(policy, number) or {}):
+        env = plan_and_persist(env, policy, say, args, tracker)
+        if envelope.is_blocked(env):
+            return _blocked(env, policy, say, args, tracker, env["blocked"]["reason"], env["blocked"]["details"])
+    plan, numbers, states, state = read_back(env, policy, tracker)
+    order = [n.stable_id for n in plan.nodes]
     run = TreeRun(env, policy, say, args, tracker)
     run.state = state
     run.update_status(plan, numbers, states, "Children are running.")
     states = run.execute(plan, numbers, states)
+    state = load_state(policy, number)  # the children's merges were recorded in it meanwhile
     state["timing"] = {**state.get("timing", {}), **run.timing}  # start/end per child (monotonic clock)
     save_state(policy, number, state)
+    run.state = state
     stuck = schedule.stuck(plan, states)
     done = [s for s in order if states.get(s) == schedule.DONE]
     blocked = [s for s in order if states.get(s) == "blocked"]
