@@ -5,10 +5,15 @@ import subprocess
 import time
 
 TITLE = "Cold start (median of 7 runs of `<exe> --help`; target <= 150 ms each)"
-EXECUTABLES = [
-    "codex-orchestrator", "cxo-setup", "cxo-status", "cxo-health", "cxo-claim", "cxo-worktree",
-    "cxo-codex", "cxo-gate", "cxo-publish", "cxo-run", "cxo-daemon", "cxo-hub", "cxo-proof",
-]
+def _executables() -> list[str]:
+    """Every entry point, from pyproject.toml (the one list of them)."""
+    import tomllib
+    from pathlib import Path
+
+    return sorted(tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["scripts"])
+
+
+EXECUTABLES = _executables()
 
 
 def median_ms(argv: list[str], runs: int = 7) -> float | str:

@@ -91,13 +91,14 @@ def persist(tracker, plan: Plan, parent: dict, labels: dict, logins: set[str], s
     of the parent, and record its dependencies as blocked-by links. Returns {stable id: issue}."""
     number = parent["number"]
     current = existing(tracker, number, labels["child"], logins)
-    out = {}
+    out, created = {}, set()
     for node in plan.nodes:
         body = render_body(node, number)
         state = labels["auto"] if node.afk else labels["manual"]
         issue = current.get(node.stable_id)
         if issue is None:
             issue = tracker.create_issue(node.title, body, labels=[labels["child"], state])
+            created.add(issue["number"])
             say(f"created child #{issue['number']} ({node.stable_id})")
         elif issue.get("body") != body or issue.get("title") != node.title:
             issue = tracker.update_issue(issue["number"], title=node.title, body=body)
@@ -107,13 +108,15 @@ def persist(tracker, plan: Plan, parent: dict, labels: dict, logins: set[str], s
                 tracker.add_labels(issue["number"], [labels["auto"]])
                 tracker.remove_label(issue["number"], labels["manual"])
         out[node.stable_id] = issue
-    attached = {i["number"] for i in tracker.list_sub_issues(number)}
+    attached = {i["number"] for i in tracker.list_sub_issues(number)} if len(created) < len(out) else set()
     for node in plan.nodes:
         issue = out[node.stable_id]
         if issue["number"] not in attached:
             tracker.add_sub_issue(number, issue["id"])
         if node.depends_on:
-            have = {i["number"] for i in tracker.list_blocked_by(issue["number"])}
+            # A child made just now has no links yet: no need to ask.
+            have = set() if issue["number"] in created else {
+                i["number"] for i in tracker.list_blocked_by(issue["number"])}
             for dep in node.depends_on:
                 if out[dep]["number"] not in have:
                     tracker.add_blocked_by(issue["number"], out[dep]["id"])

@@ -133,6 +133,7 @@ class TreeRun:
         self.lock = threading.Lock()  # merges, state and the status comment take turns
         self.notes: dict[str, str] = {}
         self.timing: dict[str, dict] = {}
+        self.status_comment: dict | None = None  # found or made once, then edited by id
 
     # --- one child -------------------------------------------------------------------------------
     def run_child(self, node, number: int) -> tuple[str, str]:
@@ -205,7 +206,11 @@ class TreeRun:
 
         body = tree_report.status_comment(self.number, plan, states, numbers, self.notes, headline)
         with self.lock:
-            publish.upsert_comment(self.tracker, self.number, tree_report.STATUS_MARKER.format(self.number), body)
+            if self.status_comment is None:
+                self.status_comment = publish.upsert_comment(self.tracker, self.number,
+                                                             tree_report.STATUS_MARKER.format(self.number), body)
+            elif self.status_comment.get("body") != body:
+                self.status_comment = self.tracker.update_comment(self.status_comment["id"], body)
 
 
 def run_tree(env: dict, policy, say, args, tracker) -> dict:
