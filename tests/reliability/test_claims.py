@@ -89,16 +89,20 @@ def test_four_daemons_share_twenty_issues_and_run_each_exactly_once(hub_repo, tm
     counter = tmp_path / "agent-runs.txt"
     numbers = [hub_repo.api.ok("POST", f"{R}/issues", {"title": f"job {n}", "labels": ["agent:auto"]})["number"]
                for n in range(20)]
+    # One repository, one policy (read from its main branch), four hosts with their own clone and state.
+    (tmp_path / "script").mkdir()
     procs = []
     for n in range(4):
         clone = tmp_path / f"host-{n}"
         git(tmp_path, "clone", "-q", hub_repo.clone_url, str(clone))
-        write_policy(clone, {"github": {"owner": "acme", "repo": "widgets", "apiUrl": hub_repo.url},
-                             "runner": {"name": f"host-{n}"}})
-        (tmp_path / f"script-{n}").mkdir()
-        scripted_agent(clone, tmp_path / f"script-{n}", [
-            {"append": {str(counter): "$CODEX_ORCHESTRATOR_ISSUE_NUMBER\n"}},
-            {"write": {"JOB.md": "$CODEX_ORCHESTRATOR_ISSUE_NUMBER\n"}}, {"report": GOOD_REPORT}])
+        if n == 0:
+            write_policy(clone, {"github": {"owner": "acme", "repo": "widgets", "apiUrl": hub_repo.url}})
+            scripted_agent(clone, tmp_path / "script", [
+                {"append": {str(counter): "$CODEX_ORCHESTRATOR_ISSUE_NUMBER\n"}},
+                {"write": {"JOB.md": "$CODEX_ORCHESTRATOR_ISSUE_NUMBER\n"}}, {"report": GOOD_REPORT}])
+    for n in range(4):
+        clone = tmp_path / f"host-{n}"
+        git(clone, "pull", "-q", "--ff-only")
         env = {**os.environ, "GITHUB_TOKEN": hub_repo.token, "CXO_STATE_DIR": str(tmp_path / f"state-{n}")}
         procs.append(subprocess.Popen([str(BIN / "cxo-daemon"), "--target", str(clone), "--once"],
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
