@@ -16,6 +16,7 @@ from .. import envelope, killpoints
 from ..claims import done_marker
 from ..gitutil import remote, rev_parse
 from ..policy import render
+from ..tracker.base import write_once
 from . import children, integrate, schedule
 from . import plan as plan_mod
 from . import report as tree_report
@@ -117,9 +118,12 @@ def integrate_child(env: dict, policy, say, args, tracker, lock=None) -> dict:
     publish.move_labels(tracker, number, policy.label("review"), policy.label("running"))
     marker = f"<!-- cxo:report-comment issue={number} -->"
     gates = ", ".join(f"{v['gate']} {v['verdict']}" for v in env["gate"]["verdicts"]) or "no gate ran"
-    publish.upsert_comment(tracker, number, marker, f"{marker}{done_marker(env['run_id'])}\n## cxo: #{number} merged "
-                           f"into `{branch}`\n\nChecked by the gates ({gates}) and merged as `{head[:12]}`. The "
-                           f"integration draft PR of #{parent} will carry it.")
+    body = (f"{marker}{done_marker(env['run_id'])}\n## cxo: #{number} merged into `{branch}`\n\nChecked by the gates "
+            f"({gates}) and merged as `{head[:12]}`. The integration draft PR of #{parent} will carry it.")
+    # A child is integrated once (the tree state says so before this point): post, and look only if the answer
+    # was lost.
+    write_once(lambda: tracker.create_comment(number, body),
+               lambda: next((c for c in tracker.list_comments(number) if marker in (c.get("body") or "")), None))
     env["integrate"] = {"sha": head, "merge": merged, "integration_branch": branch}
     return envelope.mark_done(env, "integrate")
 
@@ -361,8 +365,6 @@ def _finish(env, policy, say, args, tracker, run, plan, numbers, states) -> dict
     body = pr_body(env, plan, numbers, run.state)
     pull = tracker.find_pull(branch, state="open")
     if pull is None:
-        from ..tracker.base import write_once
-
         pull = write_once(lambda: tracker.create_pull(title, branch, env["worktree"]["base_branch"], body, draft=True),
                           lambda: tracker.find_pull(branch, state="open"))
         say(f"opened integration draft PR #{pull['number']}")
