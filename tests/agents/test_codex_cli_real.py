@@ -201,3 +201,33 @@ def test_codex_is_on_the_pinned_version():
     pinned = (ROOT / "scripts" / "install-codex.sh").read_text().split('CXO_CODEX_VERSION:-')[1].split("}")[0]
     assert out.strip().endswith(pinned)
     assert shutil.which("node")
+
+
+def test_real_codex_plans_a_parent_into_child_issues(target_repo, hub_repo, tmp_path):
+    """agent:plan-auto with the real Codex CLI: its planning run (read-only) writes the plan report, cxo turns
+    it into marked child issues; the one child is hitl, so the parent then waits on it."""
+    plan = {"parent": {"title": "Two parts", "body": "PRD: add subtract."},
+            "graph": {"nodes": [{"stableId": "subtract", "title": "Add subtract", "body": "subtract(a, b)",
+                                 "afkHitl": "hitl", "ownershipScope": ["app/calc.py"], "dependsOn": [],
+                                 "verification": ["pytest"]}], "edges": [], "specGate": "wave-level"}}
+    script = [
+        [{"shell": f"cat > \"$CODEX_ORCHESTRATOR_REPORT_FILE\" <<'JSON'\n{json.dumps(plan)}\nJSON"}],
+        [{"message": "Planned."}],
+    ]
+    server = ScriptedModelServer(script).start()
+    try:
+        write_policy(target_repo, {"github": {"owner": "acme", "repo": "widgets", "apiUrl": hub_repo.url},
+                                   "codex": codex_policy(server)})
+        parent = hub_repo.api.ok("POST", "/repos/acme/widgets/issues", {"title": "Two parts",
+                                                                        "labels": ["agent:plan-auto"]})["number"]
+        final = run_issue(target_repo, parent)
+    finally:
+        server.stop()
+    assert final["status"] == "blocked" and "waiting on" in final["blocked"]["reason"], final.get("blocked")
+    issues = hub_repo.api.ok("GET", "/repos/acme/widgets/issues?state=all")
+    kids = [i for i in issues if (i.get("body") or "").startswith(
+        f"<!-- codex-orchestrator:autonomous-child parent=#{parent} -->")]
+    assert [k["title"] for k in kids] == ["Add subtract"]
+    assert sorted(lab["name"] for lab in kids[0]["labels"]) == ["agent:child", "agent:manual"]
+    first = server.requests[0]["body"]["input"][-1]["content"][0]["text"]
+    assert "plan report" in first and "read-only" in first  # the planning prompt, not the implementer's
