@@ -59,3 +59,28 @@ def build(policy, issue: dict, comments: list[dict], report_path, branch: str) -
         "branchName": branch, "reportSchema": json.dumps(schema, indent=2),
     }
     return render(template, values, str(policy.prompt_path("implement")))
+
+
+# The placeholders each prompt template may use; checked before the claim, so a bad prompt file never strands
+# an issue agent:running.
+PROMPT_PLACEHOLDERS = {
+    "implement": {"issueNumber", "issueAuthor", "issueTitle", "issueBody", "issueComments", "policySummary",
+                  "commitRule", "reportPath", "branchName", "reportSchema"},
+    "review": {"issueNumber", "issueTitle", "issueBody", "gateSummaries", "diff", "focus", "reportPath",
+               "verdictSchema"},
+}
+
+
+def check_prompts(policy) -> None:
+    from .errors import PolicyError
+    from .policy import check_template
+
+    for key, allowed in PROMPT_PLACEHOLDERS.items():
+        path = policy.prompt_path(key)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise PolicyError(f"{path}: not UTF-8 text: save the prompt as UTF-8") from None
+        except OSError as exc:
+            raise PolicyError(f"{path}: cannot read the prompt ({exc.strerror}): fix prompts.{key}") from None
+        check_template(text, allowed, f"prompts.{key}", str(path))

@@ -50,6 +50,13 @@ def policy_path(kind: str):
     return setup
 
 
+def bad_prompt(target, hub_repo):
+    prompt = target / ".codex-orchestrator" / "prompts" / "implement.md"
+    prompt.parent.mkdir(parents=True, exist_ok=True)
+    prompt.write_text("Work on ${issueNumber} in ${worktree}.\n")
+    policy_text("")(target, hub_repo)
+
+
 def no_api_url(target, hub_repo):
     write_policy(target, {"github": {"owner": "acme", "repo": "widgets"}})
 
@@ -164,6 +171,8 @@ CASES = {
     "policy: seven identical labels": (["cxo-run", "--issue", "{issue}"], None, policy_text(
         "labels:\n" + "".join(f"  {k}: same\n" for k in ("auto", "planAuto", "child", "running", "blocked",
                                                           "manual", "review"))), {}, 2, "both 'same'"),
+    "policy: implement prompt with an unknown placeholder": (["cxo-run", "--issue", "{issue}"], None, bad_prompt,
+                                                             {}, 2, "${worktree}"),
     "policy: a directory": (["cxo-run", "--issue", "{issue}"], None, policy_path("directory"), {}, 2,
                             "not a regular file"),
     "policy: a dangling symlink": (["cxo-status"], None, policy_path("symlink"), {}, 2, "symbolic link"),
