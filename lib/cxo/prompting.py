@@ -70,3 +70,30 @@ def build(policy, issue: dict, comments: list[dict], report_path, branch: str, k
         # The seed's workflows.scopedImplementation prompt, from the policy's commit, after cxo's own prompt.
         prompt += "\n\n## The repository's workflow prompt\n\n" + workflow
     return prompt
+
+
+# The placeholders each prompt template may use; checked before the claim, so a bad prompt file never strands
+# an issue agent:running.
+PROMPT_PLACEHOLDERS = {
+    "implement": {"issueNumber", "issueAuthor", "issueTitle", "issueBody", "issueComments", "policySummary",
+                  "commitRule", "reportPath", "branchName", "reportSchema"},
+    "plan": {"issueNumber", "issueAuthor", "issueTitle", "issueBody", "issueComments", "policySummary",
+             "commitRule", "reportPath", "branchName", "reportSchema"},
+    "review": {"issueNumber", "issueTitle", "issueBody", "gateSummaries", "diff", "focus", "reportPath",
+               "verdictSchema"},
+}
+
+
+def check_prompts(policy) -> None:
+    from .errors import PolicyError
+    from .policy import check_template
+
+    for key, allowed in PROMPT_PLACEHOLDERS.items():
+        path = policy.prompt_path(key)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise PolicyError(f"{path}: not UTF-8 text: save the prompt as UTF-8") from None
+        except OSError as exc:
+            raise PolicyError(f"{path}: cannot read the prompt ({exc.strerror}): fix prompts.{key}") from None
+        check_template(text, allowed, f"prompts.{key}", str(path))

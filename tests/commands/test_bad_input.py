@@ -1,6 +1,7 @@
 """Bad input to every executable: the documented exit status, exactly one line on stderr, no traceback, no crash
 log, and nothing written (not to GitHub, not to the checkout)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -48,6 +49,13 @@ def policy_path(kind: str):
     def setup(target, hub_repo):
         commit_policy_bytes(target, make=make)
     return setup
+
+
+def bad_prompt(target, hub_repo):
+    prompt = target / ".codex-orchestrator" / "prompts" / "implement.md"
+    prompt.parent.mkdir(parents=True, exist_ok=True)
+    prompt.write_text("Work on ${issueNumber} in ${worktree}.\n")
+    policy_text("")(target, hub_repo)
 
 
 def no_api_url(target, hub_repo):
@@ -164,6 +172,8 @@ CASES = {
     "policy: seven identical labels": (["cxo-run", "--issue", "{issue}"], None, policy_text(
         "labels:\n" + "".join(f"  {k}: same\n" for k in ("auto", "planAuto", "child", "running", "blocked",
                                                           "manual", "review"))), {}, 2, "both 'same'"),
+    "policy: implement prompt with an unknown placeholder": (["cxo-run", "--issue", "{issue}"], None, bad_prompt,
+                                                             {}, 2, "${worktree}"),
     "policy: a directory": (["cxo-run", "--issue", "{issue}"], None, policy_path("directory"), {}, 2,
                             "not a regular file"),
     "policy: a dangling symlink": (["cxo-status"], None, policy_path("symlink"), {}, 2, "symbolic link"),
@@ -219,3 +229,22 @@ def test_an_unknown_issue_is_not_retried(target_repo, hub_repo):
     ops = {op: n - before["by_op"].get(op, 0) for op, n in after["by_op"].items()}
     assert after["writes"] == before["writes"] and after["total"] > before["total"]
     assert max(ops.values()) == 1, ops  # the 404 is an answer: asked once, never retried
+
+
+def test_a_single_gate_leaves_no_temporary_folder_and_a_missing_reviewer_is_one_line(git_repo, tmp_path):
+    (git_repo / ".codex-orchestrator").mkdir()
+    (git_repo / ".codex-orchestrator" / "config.yaml").write_text(
+        "agent:\n  isolation: none\nreviewGates:\n  reviewer:\n    command: codex-not-installed-here\n    args: []\n")
+    (git_repo / "app" / "calc.py").write_text("def add(a, b):\n    return b + a\n")
+    scratch = tmp_path / "tmpdir"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    for gate in ("safety", "review"):
+        proc = subprocess.run([str(BIN / "cxo-gate"), gate, "--worktree", str(git_repo), "--base", "HEAD"],
+                              capture_output=True, text=True, timeout=120, env=env)
+        assert "Traceback" not in proc.stderr
+        if gate == "review":
+            assert proc.returncode == 1
+            summary = json.loads(proc.stdout)["summary"]
+            assert summary.startswith("codex-not-installed-here not found on PATH") and "\n" not in summary
+        assert not list(scratch.glob("cxo-gate-*")), gate

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..gitutil import git
 from ..globs import match
+from ..untrusted import one_line
 from . import content
 from .base import Gate, verdict
 
@@ -130,6 +131,6 @@ class SafetyGate(Gate):
             for pattern in ctx.policy["deny"]["commands"]:
                 if command and re.search(pattern, command):
                     findings.append({"file": None, "line": None, "severity": "blocker", "rule": "denied-command",
-                                     "message": f"the agent ran a denied command: {command[:80]}"})
+                                     "message": f"the agent ran a denied command: {one_line(command, 80)}"})
                     break
         return findings

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from ..gitutil import git
+from ..untrusted import one_line
 from .base import Gate, verdict
 from .checks import run_command, tail
 from .paths import head_content, quality, runtime_files, test_files
@@ -98,7 +99,7 @@ class TddGate(Gate):
                     head_ctx.__exit__(None, None, None)
         if failures:
             return verdict(self.name, "fail", f"{len(failures)} of {len(tests)} test file(s) do not show red→green: "
-                           + "; ".join(f"{f['file']} {f['message'][:80]}" for f in failures[:3]),
+                           + "; ".join(f"{f['file']} {one_line(f['message'], 80)}" for f in failures[:3]),
                            evidence, failures, logs)
         return verdict(self.name, "pass", f"red→green proven by the runner for {len(tests)} test file(s)",
                        evidence, logs=logs)

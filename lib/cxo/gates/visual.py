@@ -15,6 +15,7 @@ from pathlib import Path
 from ..agents import environment
 from ..globs import match
 from ..policy import render
+from ..untrusted import one_line
 from .base import Gate, verdict
 from .checks import tail
 
@@ -87,7 +88,7 @@ class VisualGate(Gate):
             "CODEX_ORCHESTRATOR_CHANGED_FILES": "\n".join(ctx.changes.files),
         })
         log = run_dir / "proof.log"
-        ctx.say(f"visual: running {command[:100]}")
+        ctx.say(f"visual: running {one_line(command, 100)}")
         from .. import proc
         from ..agents import sandbox as sandboxes
 

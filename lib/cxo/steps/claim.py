@@ -36,6 +36,9 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     if not usable:  # refuse before the first write: an agent must never run unconfined by accident
         raise sandboxes.SandboxError(f"agent sandbox (bubblewrap) cannot start: {why} (or set agent.isolation: "
                                      "none in the policy to run agents without isolation, at your own risk)")
+    from ..prompting import check_prompts
+
+    check_prompts(policy)  # a broken prompt template is found now, not after the claim
     tracker = tracker or tracker_for(policy)
     number = env["issue"]["number"]
     issue = tracker.get_issue(number)
