@@ -15,6 +15,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from .cli.common import add_version
+
 SAMPLE = {
     "README.md": "# sample\n\nA tiny calculator used by the cxo demo.\n",
     "calc/__init__.py": "",
@@ -93,6 +95,7 @@ def write_demo_policy(target: Path) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="make demo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_version(p, "cxo.demo")
     p.add_argument("--dir", default=".demo", help="work directory, recreated on every run (default: .demo)")
     args = p.parse_args(argv)
     work = Path(args.dir).resolve()
