@@ -84,6 +84,9 @@ def write_demo_policy(target: Path) -> None:
     policy["reviewGates"]["reviewer"] = {"command": sys.executable, "args": ["-m", "cxo.demo_agent", "--review"]}
     # The demo agent and the sample's tests run on this interpreter: show its environment and cxo itself in the
     # sandbox, even from a venv under /tmp (the sandbox's /tmp is private and empty) that is not activated.
+    # The worktrees live in the work directory too, so a second demo run (which recreates it) starts clean instead of
+    # finding the last run's worktree under the user's state directory.
+    policy.setdefault("runner", {})["workspaceRoot"] = str(target.parent / "worktrees")
     policy.setdefault("agent", {})["readPaths"] = sorted({sys.prefix, str(Path(__file__).resolve().parents[1])})
     path.write_text(yaml.safe_dump(policy, sort_keys=False))
     # cxo reads the policy from the fetched base branch: commit and push it, as a maintainer would.
