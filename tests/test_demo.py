@@ -1,17 +1,26 @@
 """`make demo`, the README's main-job command, end to end on a fresh work directory."""
 
+import os
 import subprocess
 import sys
 
 
-def test_demo_opens_a_draft_pr_with_a_report_and_review_label(tmp_path):
+def run_demo(tmp_path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
     proc = subprocess.run([sys.executable, "-m", "cxo.demo", "--dir", str(tmp_path / "demo")], capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    out = proc.stdout
+                          text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return proc
+
+
+def test_demo_opens_a_draft_pr_with_a_report_and_review_label(tmp_path):
+    out = run_demo(tmp_path).stdout
     assert "outcome:   review (cxo-run exit 0)" in out
     assert "draft PR:  http://127.0.0.1:" in out and "draft=True" in out
     assert "labels:    agent:auto, agent:review" in out
     for gate in ("safety | ✅ pass", "checks | ✅ pass", "tdd | ✅ pass", "review | ✅ pass"):
         assert gate in out
     assert "Closes #1" in out
+    # Run again in the same place (as `make demo` twice does): nothing of the first run is in the way.
+    again = run_demo(tmp_path).stdout
+    assert "outcome:   review (cxo-run exit 0)" in again and "labels:    agent:auto, agent:review" in again

@@ -15,12 +15,16 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from .cli.common import add_version
+
 SAMPLE = {
     "README.md": "# sample\n\nA tiny calculator used by the cxo demo.\n",
     "calc/__init__.py": "",
     "calc/ops.py": 'def add(a, b):\n    """The sum of a and b."""\n    return a + b\n',
     "tests/__init__.py": "",
-    "tests/test_ops.py": "from calc.ops import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n",
+    # unittest, not pytest: the demo needs nothing beyond cxo itself, so it also runs from an installed wheel.
+    "tests/test_ops.py": "import unittest\n\nfrom calc.ops import add\n\n\nclass AddTest(unittest.TestCase):\n"
+                         "    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n",
 }
 ISSUE_BODY = """Add `multiply(a, b)` to `calc/ops.py`.
 
@@ -74,11 +78,16 @@ def write_demo_policy(target: Path) -> None:
     path = target / ".codex-orchestrator" / "config.yaml"
     policy = yaml.safe_load(path.read_text()) or {}
     policy["codex"] = {"command": sys.executable, "args": ["-m", "cxo.demo_agent"]}
-    policy["checks"] = [{"name": "tests", "command": f"{sys.executable} -m pytest -q -p no:cacheprovider"}]
-    policy.setdefault("reviewGates", {})["quality"] = {
-        "testCommand": f"{sys.executable} -m pytest -q -p no:cacheprovider ${{tests}}"}
+    policy["checks"] = [{"name": "tests", "command": f"{sys.executable} -m unittest"}]
+    policy.setdefault("reviewGates", {})["quality"] = {"testCommand": f"{sys.executable} -m unittest ${{tests}}"}
     # An independent reviewer pass, run read-only by the review gate.
     policy["reviewGates"]["reviewer"] = {"command": sys.executable, "args": ["-m", "cxo.demo_agent", "--review"]}
+    # The demo agent and the sample's tests run on this interpreter: show its environment and cxo itself in the
+    # sandbox, even from a venv under /tmp (the sandbox's /tmp is private and empty) that is not activated.
+    # The worktrees live in the work directory too, so a second demo run (which recreates it) starts clean instead of
+    # finding the last run's worktree under the user's state directory.
+    policy.setdefault("runner", {})["workspaceRoot"] = str(target.parent / "worktrees")
+    policy.setdefault("agent", {})["readPaths"] = sorted({sys.prefix, str(Path(__file__).resolve().parents[1])})
     path.write_text(yaml.safe_dump(policy, sort_keys=False))
     # cxo reads the policy from the fetched base branch: commit and push it, as a maintainer would.
     from .gitutil import token_env
@@ -93,9 +102,22 @@ def write_demo_policy(target: Path) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="make demo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_version(p, "cxo.demo")
     p.add_argument("--dir", default=".demo", help="work directory, recreated on every run (default: .demo)")
     args = p.parse_args(argv)
-    work = Path(args.dir).resolve()
+    try:
+        return demo(Path(args.dir).resolve())
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
+    except Exception as exc:  # one line and a crash log, never a traceback
+        from .cli.common import crash_log
+
+        say(f"internal error: {type(exc).__name__}: the traceback is in {crash_log('cxo-demo', exc)}")
+        return 70
+
+
+def demo(work: Path) -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
 

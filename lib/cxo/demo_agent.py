@@ -10,12 +10,15 @@ import os
 import sys
 from pathlib import Path
 
-TEST = '''from calc.ops import multiply
+TEST = '''import unittest
+
+from calc.ops import multiply
 
 
-def test_multiply():
-    assert multiply(6, 7) == 42
-    assert multiply(-2, 3) == -6
+class MultiplyTest(unittest.TestCase):
+    def test_multiply(self):
+        self.assertEqual(multiply(6, 7), 42)
+        self.assertEqual(multiply(-2, 3), -6)
 '''
 
 FUNCTION = '''
@@ -56,7 +59,7 @@ def main() -> int:
             {"path": "tests/test_multiply.py", "description": "test for multiply"},
         ],
         "validation": [
-            {"name": "pytest", "command": "python -m pytest -q", "status": "passed",
+            {"name": "unittest", "command": "python -m unittest", "status": "passed",
              "details": "test_multiply failed before the change and passes after it"},
         ],
         "artifacts": [],

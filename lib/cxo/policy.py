@@ -30,7 +30,9 @@ LABEL_KEYS = ("auto", "planAuto", "child", "running", "blocked", "manual", "revi
 
 @cache
 def _defaults_text() -> str:
-    return (Path(__file__).with_name("policy_defaults.yaml")).read_text()
+    from .resources import policy_defaults_text
+
+    return policy_defaults_text()
 
 
 def defaults() -> dict:
@@ -79,9 +81,9 @@ def _runtime_key_paths(data, prefix="") -> list[str]:
 def _schema_problem(data: dict, shown: str) -> str | None:
     from jsonschema import Draft202012Validator
 
-    from .resources import schema_dir
+    from .resources import schema_text
 
-    schema = json.loads((schema_dir() / "config.schema.json").read_text())
+    schema = json.loads(schema_text("config.schema.json"))
     errors = sorted(
         Draft202012Validator(schema).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]
     )
@@ -346,7 +348,14 @@ class Policy:
             local = self.target / POLICY_DIR / rel
             if local.is_file():
                 return local
-        return prompts_dir() / Path(rel).name
+        packaged = prompts_dir() / Path(rel).name
+        if isinstance(packaged, Path):
+            return packaged
+        # Package data that is no plain file (a zipped install): copy it out, as for the policy's commit above.
+        copy_path = self.state_dir / "policy" / "package-prompts" / Path(rel).name
+        copy_path.parent.mkdir(parents=True, exist_ok=True)
+        copy_path.write_text(packaged.read_text(encoding="utf-8"))
+        return copy_path
 
     def workflow_prompt(self) -> str | None:
         """The text of prompts.workflow (relative to .codex-orchestrator/), from the policy's commit when it was

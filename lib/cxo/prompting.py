@@ -3,7 +3,7 @@
 import json
 
 from .policy import render
-from .resources import schema_dir
+from .resources import schema_text
 from .untrusted import clean, fence, one_line
 
 RUNNER_MARKER = "<!-- cxo:"
@@ -55,7 +55,7 @@ def build(policy, issue: dict, comments: list[dict], report_path, branch: str, k
                    if policy["git"]["allowLocalCommits"]
                    else "Do not commit: leave your changes uncommitted, the runner commits them.")
     report_schema = "plan-report" if kind == "plan" else "completion-report"
-    schema = json.loads((schema_dir() / f"{report_schema}.schema.json").read_text())
+    schema = json.loads(schema_text(f"{report_schema}.schema.json"))
     values = {
         "issueNumber": issue["number"], "issueAuthor": by,
         "issueTitle": fence(one_line(issue.get("title"), 200), f"the issue title, written by {by}"),

@@ -1,14 +1,14 @@
 """JSON Schema validation for every message cxo reads or writes.
 
-Schemas live in `schema/<name>.schema.json` and may `$ref` each other by file
-name. jsonschema is imported on first use so `--help` stays fast.
+Schemas live in `schema/<name>.schema.json` (package data, see resources.py) and may
+`$ref` each other by file name. jsonschema is imported on first use so `--help` stays fast.
 """
 
 import json
 from functools import cache
 
 from .errors import InputError
-from .resources import schema_dir
+from .resources import entries, schema_dir, schema_text
 
 
 @cache
@@ -16,8 +16,8 @@ def _registry():
     from referencing import Registry, Resource
 
     resources = []
-    for path in sorted(schema_dir().glob("*.schema.json")):
-        doc = json.loads(path.read_text())
+    for path in entries(schema_dir(), ".schema.json"):
+        doc = json.loads(path.read_text(encoding="utf-8"))
         resource = Resource.from_contents(doc)
         resources.append((path.name, resource))
         if "$id" in doc:
@@ -29,8 +29,7 @@ def _registry():
 def _validator(name: str):
     from jsonschema import Draft202012Validator
 
-    path = schema_dir() / f"{name}.schema.json"
-    schema = json.loads(path.read_text())
+    schema = json.loads(schema_text(f"{name}.schema.json"))
     return Draft202012Validator(schema, registry=_registry())
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import policy as policy_mod
 from .gitutil import remote_repo
-from .resources import prompts_dir
+from .resources import entries, prompts_dir
 
 LABELS = {
     "auto": ("0e8a16", "cxo: authorized for autonomous implementation"),
@@ -59,8 +59,8 @@ def desired_files(target: Path, owner, repo, api_url) -> dict[str, tuple[str, st
     existing = policy_mod.find_policy_file(target)
     if existing is None or existing.name != "config.json":
         files["config.yaml"] = (policy_text(owner, repo, api_url), "policy")
-    for prompt in sorted(prompts_dir().glob("*.md")):
-        files[f"prompts/{prompt.name}"] = (prompt.read_text(), "prompt")
+    for prompt in entries(prompts_dir(), ".md"):
+        files[f"prompts/{prompt.name}"] = (prompt.read_text(encoding="utf-8"), "prompt")
     files[".gitignore"] = (GITIGNORE, "other")
     return files
 

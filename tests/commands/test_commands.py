@@ -200,11 +200,22 @@ def executables() -> list[str]:
     return sorted(tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]["scripts"])
 
 
-def test_every_executable_has_help():
+def test_every_executable_has_help_and_version():
+    from cxo import __version__
+
     assert len(executables()) >= 16
     for name in executables():
         proc = exe(name, "--help")
         assert proc.returncode == 0 and "usage" in proc.stdout.lower(), name
+        assert "--version" in proc.stdout, name
+        # --version answers even where other arguments are required (--issue, --url, a hub subcommand).
+        version = exe(name, "--version")
+        assert (version.returncode, version.stdout, version.stderr) == (0, f"{name} (cxo) {__version__}\n", ""), name
+    for module, shown in (("cxo", "codex-orchestrator"), ("cxo.demo", "cxo.demo")):
+        proc = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True, timeout=60)
+        assert (proc.returncode, proc.stdout) == (0, f"{shown} (cxo) {__version__}\n"), (module, proc.stderr)
+    umbrella = subprocess.run([sys.executable, "-m", "cxo", "--help"], capture_output=True, text=True, timeout=60)
+    assert umbrella.returncode == 0 and "codex-orchestrator" in umbrella.stdout and "setup" in umbrella.stdout
 
 
 def test_umbrella_delegates_with_seed_commands(target_repo):

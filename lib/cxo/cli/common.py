@@ -21,13 +21,22 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message_line(message)}: see {self.prog} --help\n")
 
 
+def add_version(p: argparse.ArgumentParser, name: str | None = None) -> None:
+    """`--version`: prints `NAME (cxo) VERSION` and exits 0, before any required argument is missed."""
+    from .. import __version__
+
+    p.add_argument("--version", action="version", version=f"{name or p.prog} (cxo) {__version__}")
+
+
 def parser(prog: str, description: str, epilog: str = "") -> Parser:
-    return Parser(
+    p = Parser(
         prog=prog,
         description=description,
         epilog=(epilog + "\n\n" if epilog else "") + EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_version(p)
+    return p
 
 
 def run_id_arg(value: str) -> str:

@@ -17,7 +17,7 @@ from ..agents import environment
 from ..agents import sandbox as sandboxes
 from ..agents.base import AgentSpec
 from ..policy import render
-from ..resources import schema_dir
+from ..resources import schema_text
 from ..schemas import errors as schema_errors
 from ..untrusted import clean, fence, one_line
 from .base import Gate, verdict
@@ -166,7 +166,7 @@ class ReviewGate(Gate):
             codex.update(command=reviewer["command"], args=reviewer["args"],
                          timeoutSeconds=reviewer.get("timeoutSeconds", codex["timeoutSeconds"]))
         issue = ctx.issue or {"number": 0, "title": "(no issue given)", "body": ""}
-        schema = json.loads((schema_dir() / "review-verdict.schema.json").read_text())
+        schema = json.loads(schema_text("review-verdict.schema.json"))
         gates = "\n".join(f"- {v['gate']}: {v['verdict']} - {v['summary']}" for v in ctx.verdicts) or "- (none)"
         template = policy.prompt_path("review").read_text()
         prompt = render(template, {

@@ -9,6 +9,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from ..cli.common import add_version
+
 EXIT_USAGE, EXIT_API = 2, 4
 
 
@@ -72,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="cxo-hub", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="An embedded GitHub-compatible REST server (SQLite state, real git over smart HTTP).",
         epilog="exit status: 0 ok, 2 usage, 4 API unreachable or refused the request")
+    add_version(p)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     serve = sub.add_parser("serve", help="serve until stopped; prints the API base URL as the first stdout line")
     serve.add_argument("--host", default="127.0.0.1")
