@@ -8,7 +8,7 @@ PORT    ?= 8765
 HUBDATA ?= .hub-data
 PYTEST_ARGS ?=
 
-.PHONY: help install test lint setup status health run daemon hub demo bench codex clean
+.PHONY: help install test lint setup status health run daemon hub demo demo-tree bench codex clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -48,6 +48,9 @@ hub:  ## serve the embedded GitHub-compatible hub on 127.0.0.1:PORT
 demo: install  ## offline end-to-end demo: hub + sample repo + agent:auto issue -> draft PR
 	$(BIN)/python -m cxo.demo $(ARGS)
 
+demo-tree: install  ## the agent:plan-auto part: a parent planned into children, one integration draft PR
+	$(BIN)/python -m cxo.demo --tree --dir .demo-tree $(ARGS)
+
 bench: install  ## benchmarks: cold start, requests per operation, orchestration overhead
 	$(BIN)/python bench/run.py $(ARGS)
 
@@ -55,4 +58,4 @@ codex:  ## install the pinned Codex CLI into .tools/ (used by the real-Codex tes
 	bash scripts/install-codex.sh
 
 clean:  ## remove caches (keeps .venv)
-	rm -rf .pytest_cache .ruff_cache .bench .demo
+	rm -rf .pytest_cache .ruff_cache .bench .demo .demo-tree

@@ -30,6 +30,8 @@ ISSUE_BODY = """Add `multiply(a, b)` to `calc/ops.py`.
 
 Acceptance: `multiply(6, 7) == 42`; a focused test covers it.
 """
+TREE_BODY = """The calculator needs `multiply(a, b)` and, built on it, `power(base, exponent)`.
+"""
 TOKEN = "demo-token"
 GIT_ID = {
     "GIT_AUTHOR_NAME": "Demo Maintainer", "GIT_AUTHOR_EMAIL": "maintainer@example.com",
@@ -104,9 +106,12 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     add_version(p, "cxo.demo")
     p.add_argument("--dir", default=".demo", help="work directory, recreated on every run (default: .demo)")
+    p.add_argument("--tree", action="store_true",
+                   help="the agent:plan-auto part: a parent planned into two children (multiply, then power) and one "
+                        "integration draft PR")
     args = p.parse_args(argv)
     try:
-        return demo(Path(args.dir).resolve())
+        return demo(Path(args.dir).resolve(), args.tree)
     except KeyboardInterrupt:
         say("interrupted")
         return 130
@@ -117,7 +122,7 @@ def main(argv=None) -> int:
         return 70
 
 
-def demo(work: Path) -> int:
+def demo(work: Path, tree: bool = False) -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
 
@@ -143,9 +148,13 @@ def demo(work: Path) -> int:
             say("cxo-setup failed")
             return 1
         write_demo_policy(target)
-        issue = call(hub.url, "POST", f"/repos/{owner}/{name}/issues",
-                     {"title": "Add multiply to calc.ops", "body": ISSUE_BODY, "labels": ["agent:auto"]})
-        say(f"opened issue #{issue['number']} with agent:auto; running cxo-run")
+        if tree:
+            issue = call(hub.url, "POST", f"/repos/{owner}/{name}/issues",
+                         {"title": "A calculator with powers", "body": TREE_BODY, "labels": ["agent:plan-auto"]})
+        else:
+            issue = call(hub.url, "POST", f"/repos/{owner}/{name}/issues",
+                         {"title": "Add multiply to calc.ops", "body": ISSUE_BODY, "labels": ["agent:auto"]})
+        say(f"opened issue #{issue['number']} with {'agent:plan-auto' if tree else 'agent:auto'}; running cxo-run")
 
         out_path = work / "final-envelope.json"
         with open(out_path, "w") as out:
@@ -166,6 +175,10 @@ def demo(work: Path) -> int:
             body = call(hub.url, "GET", f"/repos/{owner}/{name}/pulls/{pr['number']}")
             print(f"draft PR:  {body['html_url']} (draft={body['draft']}, head={body['head']['ref']})")
             print(f"labels:    {', '.join(labels)}")
+            if tree:
+                for child in call(hub.url, "GET", f"/repos/{owner}/{name}/issues/{issue['number']}/sub_issues"):
+                    print(f"child:     #{child['number']} {child['title']} "
+                          f"({', '.join(lab['name'] for lab in child['labels'])})")
             print("\n----- review report (PR body) -----\n" + body["body"])
         else:
             print(f"labels:    {', '.join(labels)}")
