@@ -368,6 +368,14 @@ class Policy:
         local = self.target / POLICY_DIR / rel
         return local.read_text(errors="replace") if local.is_file() else None
 
+    def repo_text(self, rel: str) -> str | None:
+        """A file under .codex-orchestrator/ from the policy's commit (or the working copy when the policy came
+        from it); None when missing."""
+        if self.source:
+            return _show(self.target, self.source, f"{POLICY_DIR}/{rel}")
+        local = self.target / POLICY_DIR / rel
+        return local.read_text(errors="replace") if local.is_file() else None
+
     def require_repo(self) -> tuple[str, str]:
         if not self.owner or not self.repo:
             raise PolicyError(

@@ -35,6 +35,10 @@ def author(login: str | None, association: str | None, trusted: list[str]) -> st
     return f"@{one_line(login or 'unknown', 60)} ({assoc.lower()}, {status})"
 
 
+SEED_PLAN_PROMPTS = ("prd.md", "issue-breakdown.md", "breakdown-review.md", "triage.md",
+                     "issue-tree-orchestration.md")
+
+
 def build(policy, issue: dict, comments: list[dict], report_path, branch: str, kind: str = "implement",
           context: str = "") -> str:
     """The prompt for `kind` (implement, or plan with the plan report's schema); `context` is runner-written
@@ -65,6 +69,13 @@ def build(policy, issue: dict, comments: list[dict], report_path, branch: str, k
         "branchName": branch, "reportSchema": json.dumps(schema, indent=2),
     }
     prompt = render(template, values, str(policy.prompt_path(kind)))
+    if kind == "plan":
+        # The seed's planning prompts (PRD, breakdown, review, triage, orchestration) keep working: each one the
+        # repository has, read from the policy's commit, follows cxo's own planning prompt.
+        for name in SEED_PLAN_PROMPTS:
+            text = policy.repo_text(f"prompts/{name}") or policy.repo_text(f"prompts/workflows/{name}")
+            if text:
+                prompt += f"\n\n## The repository's planning prompt {name}\n\n" + text
     workflow = policy.workflow_prompt() if kind == "implement" else None
     if workflow:
         # The seed's workflows.scopedImplementation prompt, from the policy's commit, after cxo's own prompt.

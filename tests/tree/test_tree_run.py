@@ -85,6 +85,10 @@ def test_a_diamond_plan_runs_in_dependency_order_with_scopes_apart_and_opens_one
     assert sorted(p.name for p in (clone / "out").iterdir()) == sorted(
         f"child-{i['number']}.txt" for i in kids.values())
     assert labels_of(hub_repo, parent) == ["agent:plan-auto", "agent:review"]
+    assert "| gates |" in pr["body"] and "merged" in pr["body"]
+    for issue in kids.values():  # each child's report comment links the integration PR
+        bodies = [c["body"] for c in hub_repo.api.ok("GET", f"{R}/issues/{issue['number']}/comments")]
+        assert sum(f"Integration draft PR: #{pr['number']}" in b for b in bodies) == 1
     comments = hub_repo.api.ok("GET", f"{R}/issues/{parent}/comments")
     assert sum("cxo:tree-status" in c["body"] for c in comments) == 1  # one status comment, edited in place
     assert sum("cxo:tree-prd" in c["body"] for c in comments) == 1
@@ -112,6 +116,16 @@ def test_invalid_plans_block_the_parent_with_every_error_and_create_nothing(targ
         assert expected in reason, expected
     assert child_issues(hub_repo, parent) == {}
     assert labels_of(hub_repo, parent) == ["agent:blocked", "agent:plan-auto"]
+
+
+def test_a_plan_without_nodes_or_with_an_empty_id_is_refused(target_repo, hub_repo, tmp_path):
+    tree_agent(target_repo, tmp_path, [])
+    parent = open_parent(hub_repo)
+    assert "the plan has no nodes" in run_issue(target_repo, parent)["blocked"]["reason"]
+    tree_agent(target_repo, tmp_path, [node("", "src/a/**")])
+    parent = open_parent(hub_repo)
+    assert "empty stableId" in run_issue(target_repo, parent)["blocked"]["reason"]
+    assert child_issues(hub_repo, parent) == {}
 
 
 def test_a_cycle_and_a_foreign_issue_number_are_refused(target_repo, hub_repo, tmp_path):
@@ -284,3 +298,35 @@ def test_the_tree_steps_chain_by_hand_with_cxo_plan_and_cxo_tree(target_repo, hu
     # a and e start first (no dependencies; scopes apart); b, c, d wait for a.
     assert final["children"]["startable"] == [kids["a"]["number"], kids["e"]["number"]]
     assert final["steps_done"] == ["claim", "worktree", "plan"]
+
+
+def test_a_whole_tree_chained_by_hand_ends_in_one_integration_pr(target_repo, hub_repo, tmp_path):
+    import os
+    import sys
+    from pathlib import Path
+
+    tree_agent(target_repo, tmp_path, [node("a", "src/a/**"), node("b", "src/b/**", ["a"])])
+    parent = open_parent(hub_repo)
+    b = Path(sys.executable).parent
+    env = {**os.environ, "GITHUB_TOKEN": "as:acme"}
+
+    def sh(command):
+        out = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, env=env,
+                             timeout=180)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return json.loads(out.stdout)
+
+    parent_env = tmp_path / "parent.json"
+    planned = sh(f"{b}/cxo-claim --target {target_repo} --issue {parent} | {b}/cxo-worktree | {b}/cxo-plan "
+                 f"| tee {parent_env}")
+    for sid in ("a", "b"):  # in dependency order, as cxo-tree's "startable" says
+        startable = sh(f"{b}/cxo-tree < {parent_env}")["children"]["startable"]
+        number = planned["plan"]["children"][sid]
+        assert startable == [number]
+        merged = sh(f"{b}/cxo-claim --target {target_repo} --issue {number} --tree-parent {parent} | {b}/cxo-worktree"
+                    f" | {b}/cxo-codex | {b}/cxo-gate | {b}/cxo-integrate")
+        assert merged["integrate"]["integration_branch"] == planned["worktree"]["branch"]
+    published = sh(f"{b}/cxo-publish < {parent_env}")
+    assert published["publish"]["pull_request"]["draft"] is True
+    assert len(hub_repo.api.ok("GET", f"{R}/pulls?state=all")) == 1
+    assert labels_of(hub_repo, parent) == ["agent:plan-auto", "agent:review"]

@@ -12,6 +12,9 @@ def main(argv=None) -> int:
     add_target(p)
     p.add_argument("--issue", type=issue_arg, required=True, help="the issue number")
     p.add_argument("--run-id", type=run_id_arg, help="use this run id, YYYYMMDDTHHMMSSZ-xxxxxx (default: a new one)")
+    p.add_argument("--tree-parent", type=issue_arg, metavar="P",
+                   help="claim a child of the issue tree P (planned with cxo-plan): its worktree will start from "
+                        "P's integration branch")
     args = p.parse_args(argv)
 
     def body():
@@ -21,6 +24,10 @@ def main(argv=None) -> int:
 
         pol = policy_mod.load(args.target)
         env = envelope.new(pol.target, args.issue, args.run_id)
+        if args.tree_parent:
+            from ..tree.run import child_section
+
+            env["tree"] = child_section(pol, args.tree_parent, args.issue)
         env = claim.run(env, policy=pol, say=lambda m: progress("cxo-claim", m))
         envelope.write(env, sys.stdout)
 

@@ -122,8 +122,15 @@ def integrate_child(env: dict, policy, say, args, tracker, lock=None) -> dict:
             f"({gates}) and merged as `{head[:12]}`. The integration draft PR of #{parent} will carry it.")
     # A child is integrated once (the tree state says so before this point): post, and look only if the answer
     # was lost.
-    write_once(lambda: tracker.create_comment(number, body),
-               lambda: next((c for c in tracker.list_comments(number) if marker in (c.get("body") or "")), None))
+    comment = write_once(lambda: tracker.create_comment(number, body),
+                         lambda: next((c for c in tracker.list_comments(number) if marker in (c.get("body") or "")),
+                                      None))
+    with lock:  # the integration PR links back from this comment once it exists
+        state = load_state(policy, parent) or {"merged": {}}
+        entry = state["merged"].get(tree.get("stable_id") or str(number))
+        if entry is not None:
+            entry.update({"comment_id": comment["id"], "comment": body, "gates": gates})
+            save_state(policy, parent, state)
     env["integrate"] = {"sha": head, "merge": merged, "integration_branch": branch}
     return envelope.mark_done(env, "integrate")
 
@@ -260,7 +267,8 @@ def plan_and_persist(env: dict, policy, say, args, tracker) -> dict:
                            tree_report.prd_comment(number, plan.prd))
     state = load_state(policy, number) or {}
     save_state(policy, number, {**state, "report": report, "merged": state.get("merged", {}),
-                                "branch": env["worktree"]["branch"]})
+                                "branch": env["worktree"]["branch"],
+                                "children": {sid: issue["number"] for sid, issue in made.items()}})
     env["plan"] = {"report": report, "children": {sid: issue["number"] for sid, issue in made.items()}}
     killpoints.reached("tree:after-plan")
     return envelope.mark_done(env, "plan")
@@ -300,6 +308,31 @@ def children_step(env: dict, policy, say, args, tracker) -> dict:
                        "startable": [numbers[s] for s in schedule.startable(plan, states,
                                                                             policy["concurrency"]["children"])]}
     return env
+
+
+def child_section(policy, parent: int, number: int) -> dict:
+    """The `tree` section of a child's envelope: its parent, the integration branch and its current head."""
+    state = load_state(policy, parent)
+    integration = policy.workspace_root / f"tree-{parent}"
+    if state is None or not integration.is_dir():
+        raise envelope.InputError(f"--tree-parent {parent}: no planned tree on this host: run cxo-plan on #{parent} "
+                                  "first")
+    stable = next((sid for sid, n in (state.get("children") or {}).items() if n == number), None)
+    return {"parent": parent, "integration_branch": state["branch"], "base_sha": rev_parse(integration, "HEAD"),
+            **({"stable_id": stable} if stable else {})}
+
+
+def publish_tree(env: dict, policy, say, args, tracker) -> dict:
+    """`cxo-publish` on a parent envelope: when every child is merged (or a closed hitl child), the integration
+    checks, one push and ONE draft PR; otherwise the parent ends blocked, saying what is missing."""
+    plan, numbers, states, state = read_back(env, policy, tracker)
+    missing = [f"#{numbers[n.stable_id]} ({states[n.stable_id]})" for n in plan.nodes
+               if states[n.stable_id] != schedule.DONE]
+    if missing:
+        return _blocked(env, policy, say, args, tracker, f"children not merged yet: {', '.join(missing)}")
+    run = TreeRun(env, policy, say, args, tracker)
+    run.state = state
+    return _finish(env, policy, say, args, tracker, run, plan, numbers, states)
 
 
 def _run(env: dict, policy, say, args, tracker) -> dict:
@@ -371,6 +404,12 @@ def _finish(env, policy, say, args, tracker, run, plan, numbers, states) -> dict
     elif pull.get("body") != body:
         pull = tracker.update_pull(pull["number"], body=body)
     killpoints.reached("tree:after-pr")
+    link = f"\n\nIntegration draft PR: #{pull['number']}"
+    for entry in run.state["merged"].values():
+        if entry.get("comment_id") and link not in entry.get("comment", ""):
+            tracker.update_comment(entry["comment_id"], entry["comment"] + link)
+            entry["comment"] += link
+    save_state(policy, number, run.state)
     run.update_status(plan, numbers, states, f"All children merged: integration draft PR #{pull['number']}.")
     labels = publish.move_labels(tracker, number, policy.label("review"), policy.label("running"))
     comment = publish.upsert_comment(tracker, number, f"<!-- cxo:report-comment issue={number} -->",
@@ -411,11 +450,13 @@ def pr_body(env, plan, numbers: dict[str, int], state: dict) -> str:
     prd = clean(plan.prd).strip().splitlines()
     lines = [f"<!-- cxo:report issue={number} -->", f"## Issue tree for #{number}", "",
              "### Plan (PRD, first lines)", ""] + [f"> {line}" for line in prd[:15]] + [
-             "", "### Children", "", "| child | stable id | merged as |", "| --- | --- | --- |"]
+             "", "### Children", "", "| child | stable id | state | gates | merged as |",
+             "| --- | --- | --- | --- | --- |"]
     for node in plan.nodes:
         merged = state["merged"].get(node.stable_id) or {}
         lines.append(f"| #{numbers[node.stable_id]} | `{node.stable_id}` | "
-                     f"{('`' + merged['sha'][:12] + '`') if merged else 'closed by a human'} |")
+                     f"{'merged' if merged else 'closed by a human'} | {merged.get('gates', '-')} | "
+                     f"{('`' + merged['sha'][:12] + '`') if merged else '-'} |")
     lines += ["", "This is a draft: review before merging. Nothing is merged into the base branch automatically.",
               ""] + [f"Closes #{numbers[n.stable_id]}" for n in plan.nodes] + [f"Closes #{number}"]
     return "\n".join(lines)
