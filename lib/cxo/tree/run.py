@@ -145,6 +145,7 @@ class TreeRun:
         self.notes: dict[str, str] = {}
         self.timing: dict[str, dict] = {}
         self.status_comment: dict | None = None  # found or made once, then edited by id
+        self.status_at = 0.0
 
     # --- one child -------------------------------------------------------------------------------
     def run_child(self, node, number: int) -> tuple[str, str]:
@@ -202,7 +203,7 @@ class TreeRun:
                     thread.join()
                     del running[sid]
                     states[sid], self.notes[sid] = results[sid]
-                    self.update_status(plan, numbers, states, "running")
+                    self.update_status(plan, numbers, states, "Children are running.", force=False)
             for sid in schedule.startable(plan, states, slots):
                 states[sid] = "running"
                 self.say(f"starting child #{numbers[sid]} ({sid})")
@@ -212,9 +213,16 @@ class TreeRun:
                 return states
             time.sleep(0.1)
 
-    def update_status(self, plan, numbers, states, headline: str) -> None:
+    STATUS_EVERY = 15.0  # seconds between edits while children run: visible progress, few requests
+
+    def update_status(self, plan, numbers, states, headline: str, force: bool = True) -> None:
+        import time
+
         from ..steps import publish
 
+        if not force and time.monotonic() - self.status_at < self.STATUS_EVERY:
+            return
+        self.status_at = time.monotonic()
         body = tree_report.status_comment(self.number, plan, states, numbers, self.notes, headline)
         with self.lock:
             if self.status_comment is None:
