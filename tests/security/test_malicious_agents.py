@@ -145,13 +145,15 @@ def prepare(s, actions, title, extra=None) -> int:
     return issue["number"]
 
 
-@pytest.mark.parametrize("isolation", ["bubblewrap", "none"])
-@pytest.mark.parametrize("attack", ATTACKS)
+# Without a sandbox the agent can read the runner's files (that is what agent.isolation: none means, and
+# cxo-health and every report say so): only the git-state attacks, which the baseline restores, run there too.
+CASES = [(a, "bubblewrap") for a in ATTACKS] + [
+    (a, "none") for a in ATTACKS if a not in ("env-and-proc", "credential-files", "policy-and-state")]
+
+
+@pytest.mark.parametrize("attack,isolation", CASES, ids=[f"{a}-{i}" for a, i in CASES])
 def test_a_malicious_agent_gains_nothing_and_the_next_honest_run_is_clean(attack, isolation, secure, evil):
     s = secure
-    if isolation == "none" and attack in ("env-and-proc", "credential-files", "policy-and-state"):
-        pytest.skip("without a sandbox the agent can read the runner's files: that is what agent.isolation: none "
-                    "means, and cxo-health says so")
     extra = {"agent": {"isolation": "none"}} if isolation == "none" else {}
     loot_actions = [CHANGE, {"sh": f"( {attack_script(attack, s, evil)} ) > \"$(dirname "
                                    f"\"$CODEX_ORCHESTRATOR_REPORT_FILE\")/loot.txt\" 2>&1"},
