@@ -292,7 +292,7 @@ def test_a_rejected_push_ends_blocked_with_a_report(target_repo, hub_repo, hub, 
 
     from cxo import envelope
     from cxo import policy as policy_mod
-    from cxo.runner import run_steps
+    from cxo.pipeline import run_steps
 
     # The hub loses the repository's git data after the gates passed: the push really fails.
     bare = Path(hub.hub.data_dir) / "git" / "acme" / "widgets.git"

@@ -5,7 +5,7 @@ from .step import step_main
 
 def _work(env, *, policy, args, say):
     from ..connect import tracker_for
-    from ..tree.run import integrate_child
+    from ..tree.execute import integrate_child
 
     return integrate_child(env, policy, say, args, tracker_for(policy))
 

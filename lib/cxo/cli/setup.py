@@ -39,7 +39,7 @@ def main(argv=None) -> int:
         if not target.is_dir() or not is_repo(target):
             raise UsageError(f"--target {target}: not a git repository: run setup inside a clone of your repository")
         if args.migrate:
-            from ..seed import migrate
+            from ..migrate import migrate
 
             yaml_text, lines = migrate(target)
             for line in lines:
