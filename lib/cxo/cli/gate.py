@@ -1,6 +1,5 @@
 """cxo-gate: the pipeline's gate step, or one gate alone on any git range (for other CI systems)."""
 
-import json
 import sys
 
 from .common import issue_arg, parser, progress, run
@@ -12,8 +11,10 @@ GATES = ("safety", "report", "checks", "tdd", "review", "cleanup", "visual")
 def single(argv) -> int:
     name = argv[0]
     prog = f"cxo-gate {name}"
-    p = parser(prog, f"Run the {name} gate alone on a git range and print its verdict as JSON.",
-               epilog="exit status for a verdict: 0 pass or skip, 1 fail")
+    p = parser(prog, f"Run the {name} gate alone on a git range and print its verdict (JSON by default).",
+               epilog="exit status for a verdict: 0 pass or skip, 1 fail. --format github prints workflow-command "
+                      "annotations and a markdown summary (to $GITHUB_STEP_SUMMARY when set); junit writes JUnit "
+                      "XML; sarif writes SARIF 2.1.0")
     p.add_argument("--worktree", required=True, help="the git working tree to check")
     p.add_argument("--base", required=True, help="the base revision of the change")
     p.add_argument("--head", help="the head revision (default: the working tree, uncommitted changes included)")
@@ -22,6 +23,8 @@ def single(argv) -> int:
     p.add_argument("--issue-number", type=issue_arg)
     p.add_argument("--labels", default="", help="comma-separated issue labels")
     p.add_argument("--run-dir", help="where logs go (default: a temporary directory)")
+    p.add_argument("--format", default="json", choices=("json", "github", "junit", "sarif"),
+                   help="how to print the verdict (default: json)")
     args = p.parse_args(argv[1:])
 
     def body():
@@ -66,10 +69,27 @@ def single(argv) -> int:
             result = run_one(gate, ctx)
             if not args.run_dir:
                 result["logs"] = []
-        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        emit(args.format, [result])
         return 1 if result["verdict"] == "fail" else 0
 
     return run(prog, body)
+
+
+def emit(fmt: str, verdicts: list[dict]) -> None:
+    """Print the verdicts in `fmt`; GitHub's markdown summary goes to $GITHUB_STEP_SUMMARY when it is set."""
+    import os
+
+    from ..gates import formats
+
+    sys.stdout.write(formats.render(fmt, verdicts))
+    if fmt == "github":
+        summary = formats.markdown_summary(verdicts)
+        path = os.environ.get("GITHUB_STEP_SUMMARY")
+        if path:
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(summary)
+        else:
+            sys.stdout.write(summary)
 
 
 def revision(worktree, option: str, rev: str) -> str:

@@ -23,12 +23,17 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     def body():
-        from .. import envelope, runner
-        from ..errors import EXIT_BLOCKED
+        from .. import actions, envelope, policy, runner
+        from ..errors import EXIT_BLOCKED, CxoError
 
         env = runner.run_issue(args.target, args.issue, args.run_id, args, say=lambda m: progress("cxo-run", m))
         envelope.write(env, sys.stdout)
         progress("cxo-run", runner.summary(env))
+        if actions.active():
+            try:
+                actions.publish(env, str(policy.load(args.target).state_dir))
+            except (OSError, CxoError) as exc:  # the run's outcome stands; only GitHub's view of it is missing
+                progress("cxo-run", f"warning: could not write the GitHub Actions summary or outputs: {exc}")
         return EXIT_BLOCKED if envelope.is_blocked(env) else 0
 
     return run("cxo-run", body)

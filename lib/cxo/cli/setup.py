@@ -22,6 +22,9 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true", help="print the plan/result as JSON on stdout")
     p.add_argument("--migrate", action="store_true", help="write the seed's .codex-orchestrator/config.json as the "
                    "equivalent config.yaml and print what changed (config.json is left in place; config.yaml wins)")
+    p.add_argument("--actions", action="store_true",
+                   help="write the GitHub Actions workflows .github/workflows/cxo.yml (issues -> cxo-run) and "
+                        "cxo-gates.yml (safety and tdd gates on every PR) instead; with --dry-run print them")
     args = p.parse_args(argv)
 
     def say(message):
@@ -38,6 +41,8 @@ def main(argv=None) -> int:
         target = Path(args.target).resolve()
         if not target.is_dir() or not is_repo(target):
             raise UsageError(f"--target {target}: not a git repository: run setup inside a clone of your repository")
+        if args.actions:
+            return write_workflows(target, args.dry_run, args.force, say)
         if args.migrate:
             from ..migrate import migrate
 
@@ -78,3 +83,29 @@ def main(argv=None) -> int:
             say("note: no GitHub owner/repo found (no origin remote?): set github.owner and github.repo")
 
     return run("cxo-setup", body)
+
+
+def write_workflows(target, dry_run: bool, force: bool, say) -> int:
+    """The two workflows; max-parallel is the policy's concurrency.children. An edited file is kept unless
+    --force."""
+    from .. import policy as policy_mod
+    from .. import workflows
+    from ..errors import CxoError
+
+    try:
+        children = policy_mod.load(target, working_copy=True, infer_repo=False)["concurrency"]["children"]
+    except CxoError as exc:
+        say(f"note: the policy does not load ({exc.message}): max-parallel 2")
+        children = 2
+    for rel, text in workflows.files(children).items():
+        path = target / rel
+        if dry_run:
+            sys.stdout.write(f"# --- {rel}\n{text}")
+            continue
+        if path.exists() and path.read_text(errors="replace") != text and not force:
+            say(f"kept your edits in {rel} (use --force to overwrite)")
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        say(f"wrote {rel}")
+    return 0
