@@ -32,17 +32,26 @@ def command_pattern(trigger: str) -> re.Pattern:
     return re.compile(r"(?<![\w@/.-])" + re.escape(trigger) + r"(?![\w-])\s+(run|plan)\b", re.IGNORECASE)
 
 
+def _own_lines(body: str | None) -> list[str]:
+    """A comment's own words: without code spans, code blocks and quoted (`> ...`) lines."""
+    text = re.sub(r"```.*?```|`[^`\n]*`", " ", body or "", flags=re.DOTALL)
+    return [line for line in text.splitlines() if not line.lstrip().startswith(">")]
+
+
 def parse_command(body: str | None, trigger: str) -> str | None:
     """The last command in a comment body (`run` or `plan`), ignoring quoted lines and code; None without one."""
-    text = re.sub(r"```.*?```|`[^`\n]*`", " ", body or "", flags=re.DOTALL)
     found = None
     pattern = command_pattern(trigger)
-    for line in text.splitlines():
-        if line.lstrip().startswith(">"):
-            continue
+    for line in _own_lines(body):
         for match in pattern.finditer(line):
             found = match.group(1).lower()
     return found
+
+
+def mentions(body: str | None, trigger: str) -> bool:
+    """Whether a comment's own words contain the trigger (as a word of its own)."""
+    pattern = re.compile(r"(?<![\w@/.-])" + re.escape(trigger) + r"(?![\w-])", re.IGNORECASE)
+    return any(pattern.search(line) for line in _own_lines(body))
 
 
 def is_bot(user: dict | None) -> bool:

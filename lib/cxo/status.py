@@ -74,9 +74,12 @@ def collect(policy, tracker=None) -> dict:
     from .commands import apply_issue_commands
 
     # Read-only: the `@cxo` commands the daemon would act on, and those it would ignore.
+    from .feedback import feedback_state
+
     commands = apply_issue_commands(policy, tracker, issues, apply=False)
     return {"repository": f"{policy.owner}/{policy.repo}", "eligible": eligible, "skipped": skipped,
-            "commands": commands, "trees": trees(policy, tracker, issues), "local": local_state(policy)}
+            "commands": commands, "feedback": feedback_state(policy, tracker, issues),
+            "trees": trees(policy, tracker, issues), "local": local_state(policy)}
 
 
 def _child_state(names: set[str], labels: dict) -> str:
@@ -132,6 +135,12 @@ def table(result: dict) -> str:
         lines += ["", "commands in comments:"]
         lines += [f"  #{c['issue']} comment {c['comment_id']} by @{c['author']}: {c['command']}: "
                   + verbs.get(c["action"], c["action"]).format(label=c["label"]) for c in result["commands"]]
+    if result.get("feedback"):
+        lines += ["", "cxo pull requests (review feedback):"]
+        for item in result["feedback"]:
+            state = "eligible" if item["eligible"] else "waiting"
+            lines.append(f"  PR #{item['pull']} (issue #{item['issue']}): {state}, {item['reason']}")
+            lines += [f"    {t['kind']} by @{t['author']} at {t['at']}" for t in item["triggers"]]
     for tree in result.get("trees") or []:
         lines += ["", f"tree #{tree['parent']} {tree['title'][:60]}: {len(tree['children'])} open child(ren)"]
         for kid in tree["children"]:

@@ -7,26 +7,13 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
-from cxo import policy as policy_mod
 from cxo.commands import apply_issue_commands, author_kind, parse_command
 from cxo.connect import tracker_for
 from cxo.daemon import Daemon
+from tests.feedback.conftest import RUNNER
 
 BIN = Path(sys.executable).parent
 R = "/repos/acme/widgets"
-RUNNER = "as:cxo-runner"
-
-
-@pytest.fixture
-def runner_env(target_repo, hub_repo, monkeypatch):
-    """The runner uses its own login (cxo-runner, a collaborator); acme is the repository's owner."""
-    monkeypatch.setenv("GITHUB_TOKEN", RUNNER)
-    hub_repo.api.ok("PUT", f"{R}/collaborators/cxo-runner", {})
-    hub_repo.api.ok("PUT", f"{R}/collaborators/carol", {})
-    pol = policy_mod.load(target_repo)
-    return pol, tracker_for(pol)
 
 
 def issue_with(api, comments, labels=()):

@@ -27,14 +27,14 @@ def commit_push(hub_repo, work, branch, files, message):
                           text=True).stdout.strip()
 
 
-def open_pr(hub_repo, tmp_path, files=None, author="as:acme"):
+def open_pr(hub_repo, tmp_path, files=None, author="as:acme", body=None):
     work = tmp_path / "work"
     subprocess.run(["git", "clone", "-q", hub_repo.clone_url, str(work)], check=True)
     subprocess.run(["git", "checkout", "-q", "-b", "feature"], cwd=work, check=True)
     files = files or {"app/calc.py": CALC + "\n\ndef sub(a, b):\n    return a - b\n", "notes.txt": "n\n"}
     sha = commit_push(hub_repo, work, "feature", files, "feature")
-    pr = hub_repo.api.ok("POST", f"{R}/pulls", {"title": "F", "head": "feature", "base": "main", "draft": True},
-                         token=author)
+    pr = hub_repo.api.ok("POST", f"{R}/pulls", {"title": "F", "head": "feature", "base": "main", "draft": True,
+                                                 "body": body or ""}, token=author)
     return pr, work, sha
 
 
