@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from .commands import apply_issue_commands
 from .status import Classifier
 
 
@@ -28,8 +29,8 @@ class Daemon:
         self.cycles = 0
         self.run_command = run_command or [str(Path(sys.executable).parent / "cxo-run")]
 
-    def eligible(self) -> list[dict]:
-        issues = self.tracker.list_issues(state="open")
+    def eligible(self, issues: list[dict] | None = None) -> list[dict]:
+        issues = self.tracker.list_issues(state="open") if issues is None else issues
         open_numbers = {i["number"] for i in issues if i.get("pull_request") is None}
         picked = []
         classify_open = Classifier(self.policy, self.tracker, open_numbers)
@@ -97,11 +98,17 @@ class Daemon:
         if unfinished:
             self.say(f"resuming interrupted runs: {', '.join(f'#{n}' for n in unfinished)}")
             self.run_many(unfinished, max_runs)
-        queue = self.eligible()
+        issues = self.tracker.list_issues(state="open")
+        # `@cxo run` / `@cxo plan` comments of trusted authors add the trigger label first, so such an issue
+        # runs in this very cycle.
+        commands = apply_issue_commands(self.policy, self.tracker, issues, say=self.say)
+        if any(item["done"] for item in commands):
+            issues = self.tracker.list_issues(state="open")
+        queue = self.eligible(issues)
         self.say(f"cycle {self.cycles}: {len(queue)} eligible")
         ran = self.run_many([issue["number"] for issue in queue], max_runs)
         cleaned = clean_worktrees(self.policy, self.tracker, say=self.say) if not self.stopping else None
-        return {"eligible": [i["number"] for i in queue], "ran": ran, "cleanup": cleaned}
+        return {"eligible": [i["number"] for i in queue], "ran": ran, "cleanup": cleaned, "commands": commands}
 
     def stop(self, signum=None, frame=None):
         self.stopping = True

@@ -71,7 +71,14 @@ def collect(policy, tracker=None) -> dict:
             continue
         verdict = classify_open(issue)
         (eligible if verdict.eligible else skipped).append(verdict.to_json())
+    from .commands import apply_issue_commands
+
+    # Read-only: the `@cxo` commands the daemon would act on, and those it would ignore.
+    from .feedback import feedback_state
+
+    commands = apply_issue_commands(policy, tracker, issues, apply=False)
     return {"repository": f"{policy.owner}/{policy.repo}", "eligible": eligible, "skipped": skipped,
+            "commands": commands, "feedback": feedback_state(policy, tracker, issues),
             "trees": trees(policy, tracker, issues), "local": local_state(policy)}
 
 
@@ -121,6 +128,19 @@ def table(result: dict) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
         lines.append("  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row)))
+    verbs = {"add-label": "would add {label}", "superseded": "superseded by a newer command",
+             "stale": "older than the last removal of a trigger label", "ignore-untrusted": "ignored: not trusted",
+             "ignore-bot": "ignored: a bot", "ignore-runner": "ignored: the runner's own comment"}
+    if result.get("commands"):
+        lines += ["", "commands in comments:"]
+        lines += [f"  #{c['issue']} comment {c['comment_id']} by @{c['author']}: {c['command']}: "
+                  + verbs.get(c["action"], c["action"]).format(label=c["label"]) for c in result["commands"]]
+    if result.get("feedback"):
+        lines += ["", "cxo pull requests (review feedback):"]
+        for item in result["feedback"]:
+            state = "eligible" if item["eligible"] else "waiting"
+            lines.append(f"  PR #{item['pull']} (issue #{item['issue']}): {state}, {item['reason']}")
+            lines += [f"    {t['kind']} by @{t['author']} at {t['at']}" for t in item["triggers"]]
     for tree in result.get("trees") or []:
         lines += ["", f"tree #{tree['parent']} {tree['title'][:60]}: {len(tree['children'])} open child(ren)"]
         for kid in tree["children"]:

@@ -79,6 +79,52 @@ class GitRepos:
             dels += int(d) if d.isdigit() else 0
         return {"additions": adds, "deletions": dels, "changed_files": files}
 
+    def merge_base(self, owner: str, name: str, base: str, head: str) -> str | None:
+        code, out, _ = self.git(owner, name, "merge-base", base, head, check=False)
+        return out.strip() if code == 0 and out.strip() else None
+
+    def file_diff(self, owner: str, name: str, old: str, new: str, path: str, context: int = 3) -> str:
+        """The unified diff of one file between two commits (no attributes, no rename detection)."""
+        return self.git(owner, name, "diff", f"-U{context}", "--no-color", "--no-ext-diff", "--no-textconv",
+                        "--no-renames", old, new, "--", path)
+
+    def changed_files(self, owner: str, name: str, old: str, new: str) -> list[dict]:
+        """[{status, filename, additions, deletions, patch, sha}] between two commits, in path order.
+
+        Renames are reported as a removal and an addition (no rename detection)."""
+        statuses = {"A": "added", "D": "removed", "M": "modified", "T": "changed"}
+        files = []
+        numstat = self.git(owner, name, "diff", "--numstat", "--no-renames", old, new).splitlines()
+        codes = self.git(owner, name, "diff", "--name-status", "--no-renames", old, new).splitlines()
+        for counts, code_line in zip(numstat, codes, strict=True):
+            adds, dels, filename = counts.split("\t", 2)
+            code = code_line.split("\t", 1)[0][:1]
+            patch = self.file_diff(owner, name, old, new, filename)
+            at = patch.find("\n@@ ")
+            found, out, _ = self.git(owner, name, "rev-parse", "--verify", "--quiet", f"{new}:{filename}",
+                                     check=False)
+            files.append({"filename": filename, "status": statuses.get(code, "modified"),
+                          "additions": int(adds) if adds.isdigit() else 0,
+                          "deletions": int(dels) if dels.isdigit() else 0,
+                          "patch": patch[at + 1:].removesuffix("\n") if at >= 0 else "",
+                          "sha": out.strip() if found == 0 else None})
+        return files
+
+    def commits(self, owner: str, name: str, base: str, head: str) -> list[dict]:
+        """The commits in base..head, oldest first: sha, parents, tree, author/committer name, email, date, message."""
+        fmt = "%H%x1f%P%x1f%T%x1f%an%x1f%ae%x1f%aI%x1f%cn%x1f%ce%x1f%cI%x1f%B%x1e"
+        out = self.git(owner, name, "log", "--reverse", f"--format={fmt}", f"{base}..{head}")
+        commits = []
+        for record in out.split("\x1e"):
+            record = record.lstrip("\n")
+            if not record:
+                continue
+            sha, parents, tree, an, ae, ad, cn, ce, cd, message = record.split("\x1f", 9)
+            commits.append({"sha": sha, "parents": parents.split(), "tree": tree, "message": message.rstrip("\n"),
+                            "author": {"name": an, "email": ae, "date": ad},
+                            "committer": {"name": cn, "email": ce, "date": cd}})
+        return commits
+
     def merge_tree(self, owner: str, name: str, base_sha: str, head_sha: str) -> str | None:
         """The merged tree of base and head, or None on conflicts."""
         code, out, _ = self.git(owner, name, "merge-tree", "--write-tree", base_sha, head_sha, check=False)

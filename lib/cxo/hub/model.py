@@ -4,6 +4,7 @@ import base64
 import hmac
 import os
 import random
+import re
 import secrets
 import threading
 import time
@@ -19,6 +20,52 @@ RATE_LIMIT = 5000
 DEFAULT_USER = "hubber"
 OPEN_ADMIN_TOKEN = "admin"  # also accepted for /_hub/* when the hub runs without a token list (open mode)
 ADMIN_TOKEN_FILE = "admin-token"
+HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@", re.MULTILINE)
+
+
+def locate_line(patch: str, side: str, line: int) -> tuple[int, str] | None:
+    """(position, diff_hunk) of `line` of one side (RIGHT: the new file, LEFT: the old) in a file's diff.
+
+    The position counts lines below the file's first `@@` header (that header is position 0) and runs on
+    through later hunk headers, as GitHub's review comments count it; the diff hunk runs from the line's hunk
+    header to the line itself. None when the diff does not show the line."""
+    lines = patch.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    position, hunk_start, old, new = -1, 0, 0, 0
+    for i, text in enumerate(lines):
+        header = HUNK.match(text)
+        if header:
+            position += 1
+            hunk_start, old, new = i, int(header[1]), int(header[3])
+            continue
+        if position < 0 or text.startswith("\\"):  # file headers; "\ No newline at end of file"
+            continue
+        position += 1
+        kind = text[:1]
+        hit = (side == "RIGHT" and kind != "-" and new == line) or (side == "LEFT" and kind != "+" and old == line)
+        old += kind != "+"
+        new += kind != "-"
+        if hit:
+            return position, "\n".join(lines[hunk_start:i + 1])
+    return None
+
+
+def follow_line(patch_u0: str, line: int) -> int | None:
+    """Where line `line` of a file's old version is in its new version, from their -U0 diff; None when the
+    change removed or rewrote that line."""
+    shift = 0
+    for header in HUNK.finditer(patch_u0):
+        start = int(header[1])
+        removed = 1 if header[2] is None else int(header[2])
+        added = 1 if header[4] is None else int(header[4])
+        if removed == 0:  # a pure insertion after old line `start`
+            shift += added if start < line else 0
+        elif start <= line < start + removed:
+            return None
+        elif start + removed <= line:
+            shift += added - removed
+    return line + shift
 
 
 class Hub:
@@ -180,12 +227,68 @@ class Hub:
         labels = [self.label_json(repo, lab) for lab in self.store.issue_labels(row["id"])]
         comments = self.store.one("SELECT COUNT(*) FROM comments WHERE issue_id = ?", row["id"])[0]
         return shapes.issue(self.base, self.base, self.full(repo), row, self.user_json(row["user"]), labels,
-                            comments, self.association(repo, row["user"]), self.store.pull(row["id"]))
+                            comments, self.association(repo, row["user"]), self.store.pull(row["id"]),
+                            self.reaction_counts("issue", row["id"]))
 
     def comment_json(self, repo, row):
         issue = self.store.one("SELECT number FROM issues WHERE id = ?", row["issue_id"])
         return shapes.comment(self.base, self.base, self.full(repo), issue["number"], row,
-                              self.user_json(row["user"]), self.association(repo, row["user"]))
+                              self.user_json(row["user"]), self.association(repo, row["user"]),
+                              self.reaction_counts("issue_comment", row["id"]))
+
+    # --- reactions, reviews and review comments -----------------------------------------
+    def reaction_counts(self, subject: str, subject_id: int) -> dict:
+        rows = self.store.q("SELECT content, COUNT(*) AS n FROM reactions WHERE subject = ? AND subject_id = ? "
+                            "GROUP BY content", subject, subject_id)
+        return {r["content"]: r["n"] for r in rows}
+
+    def head_sha(self, repo, pull_row) -> str | None:
+        return (self.git.ref_sha(repo["owner"], repo["name"], f"refs/heads/{pull_row['head_ref']}")
+                or pull_row["head_sha_at_close"])
+
+    def pull_diff_base(self, repo, pull_row, head: str) -> str | None:
+        """The commit the PR's diff starts from: the merge base of its base branch and `head`."""
+        base = self.git.ref_sha(repo["owner"], repo["name"], f"refs/heads/{pull_row['base_ref']}")
+        return self.git.merge_base(repo["owner"], repo["name"], base, head) if base and head else None
+
+    def locate(self, repo, pull_row, commit: str, path: str, side: str, line: int) -> tuple[int, str] | None:
+        """(position, diff_hunk) of a line in the PR's diff as of `commit`, or None when the diff lacks it."""
+        diff_base = self.pull_diff_base(repo, pull_row, commit)
+        if diff_base is None:
+            return None
+        patch = self.git.file_diff(repo["owner"], repo["name"], diff_base, commit, path)
+        return locate_line(patch, side, line)
+
+    def comment_now(self, repo, pull_row, row) -> dict:
+        """Where a review comment is at the PR's head: {position, line, commit_id}. A comment whose line the
+        later commits changed or removed, or that left the diff, is outdated: position and line None and
+        commit_id the commit it was made on."""
+        outdated = {"position": None, "line": None, "commit_id": row["original_commit_id"]}
+        head = self.head_sha(repo, pull_row)
+        if head is None:
+            return outdated
+        line = row["original_line"]
+        if row["side"] == "RIGHT" and head != row["original_commit_id"]:
+            patch = self.git.file_diff(repo["owner"], repo["name"], row["original_commit_id"], head, row["path"],
+                                       context=0)
+            line = follow_line(patch, line)
+            if line is None:
+                return outdated
+        found = self.locate(repo, pull_row, head, row["path"], row["side"], line)
+        if found is None:
+            return outdated
+        return {"position": found[0], "line": line, "commit_id": head}
+
+    def review_json(self, repo, issue_row, row):
+        return shapes.review(self.base, self.base, self.full(repo), issue_row["number"], row,
+                             self.user_json(row["user"]), self.association(repo, row["user"]))
+
+    def review_comment_json(self, repo, issue_row, row, nullable_position: bool = False):
+        pull_row = self.store.pull(issue_row["id"])
+        return shapes.review_comment(self.base, self.base, self.full(repo), issue_row["number"], row,
+                                     self.user_json(row["user"]), self.association(repo, row["user"]),
+                                     self.comment_now(repo, pull_row, row),
+                                     self.reaction_counts("review_comment", row["id"]), nullable_position)
 
     def side(self, repo, ref, sha):
         owner_row = self.store.user(repo["owner"])
@@ -203,7 +306,9 @@ class Hub:
                     or pull_row["head_sha_at_close"] or "0" * 40)
         base_sha = self.git.ref_sha(owner, name, f"refs/heads/{pull_row['base_ref']}") or "0" * 40
         stats = {"mergeable": None, "commits": 0, "additions": 0, "deletions": 0, "changed_files": 0,
-                 "comments": self.store.one("SELECT COUNT(*) FROM comments WHERE issue_id = ?", issue_row["id"])[0]}
+                 "comments": self.store.one("SELECT COUNT(*) FROM comments WHERE issue_id = ?", issue_row["id"])[0],
+                 "review_comments": self.store.one("SELECT COUNT(*) FROM review_comments WHERE issue_id = ?",
+                                                   issue_row["id"])[0]}
         if "0" * 40 not in (head_sha, base_sha):
             stats.update(self.git.diff_stats(owner, name, base_sha, head_sha))
             stats["commits"] = self.git.commits_between(owner, name, base_sha, head_sha)

@@ -80,8 +80,17 @@ def label(base: str, full: str, row) -> dict:
     }
 
 
+REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "eyes", "rocket")
+
+
+def rollup(url: str, counts: dict | None = None) -> dict:
+    """GitHub's reaction rollup: the total and one count per reaction content."""
+    counts = counts or {}
+    return {"url": url, "total_count": sum(counts.values()), **{c: counts.get(c, 0) for c in REACTIONS}}
+
+
 def issue(base: str, clone_base: str, full: str, row, user_row, labels: list, comments: int,
-          association: str, pull_row=None) -> dict:
+          association: str, pull_row=None, reactions: dict | None = None) -> dict:
     api = f"{base}/repos/{full}/issues/{row['number']}"
     data = {
         "id": row["id"], "node_id": node_id("I", row["id"]), "url": api,
@@ -93,8 +102,7 @@ def issue(base: str, clone_base: str, full: str, row, user_row, labels: list, co
         "assignee": None, "assignees": [], "milestone": None, "locked": False, "active_lock_reason": None,
         "comments": comments, "closed_at": row["closed_at"], "created_at": row["created_at"],
         "updated_at": row["updated_at"], "closed_by": None, "author_association": association,
-        "reactions": {"url": api + "/reactions", "total_count": 0, "+1": 0, "-1": 0, "laugh": 0, "confused": 0,
-                      "heart": 0, "hooray": 0, "eyes": 0, "rocket": 0},
+        "reactions": rollup(api + "/reactions", reactions),
     }
     if row["is_pr"]:
         pr_html = f"{clone_base}/{full}/pull/{row['number']}"
@@ -107,13 +115,15 @@ def issue(base: str, clone_base: str, full: str, row, user_row, labels: list, co
     return data
 
 
-def comment(base: str, clone_base: str, full: str, number: int, row, user_row, association: str) -> dict:
+def comment(base: str, clone_base: str, full: str, number: int, row, user_row, association: str,
+            reactions: dict | None = None) -> dict:
     return {
         "id": row["id"], "node_id": node_id("IC", row["id"]),
         "url": f"{base}/repos/{full}/issues/comments/{row['id']}",
         "html_url": f"{clone_base}/{full}/issues/{number}#issuecomment-{row['id']}",
         "issue_url": f"{base}/repos/{full}/issues/{number}", "body": row["body"], "user": user_row,
         "created_at": row["created_at"], "updated_at": row["updated_at"], "author_association": association,
+        "reactions": rollup(f"{base}/repos/{full}/issues/comments/{row['id']}/reactions", reactions),
     }
 
 
@@ -146,7 +156,91 @@ def pull(base: str, clone_base: str, full: str, issue_row, pull_row, user_row, l
         "author_association": association, "auto_merge": None, "draft": bool(pull_row["draft"]),
         "merged": merged, "mergeable": None if merged else stats["mergeable"],
         "rebaseable": None, "mergeable_state": "clean" if stats["mergeable"] else "dirty",
-        "merged_by": merged_by, "comments": stats["comments"], "review_comments": 0,
+        "merged_by": merged_by, "comments": stats["comments"], "review_comments": stats.get("review_comments", 0),
         "maintainer_can_modify": False, "commits": stats["commits"], "additions": stats["additions"],
         "deletions": stats["deletions"], "changed_files": stats["changed_files"],
     }
+
+
+def review(base: str, clone_base: str, full: str, number: int, row, user_row, association: str) -> dict:
+    html = f"{clone_base}/{full}/pull/{number}#pullrequestreview-{row['id']}"
+    pull_api = f"{base}/repos/{full}/pulls/{number}"
+    data = {
+        "id": row["id"], "node_id": node_id("PRR", row["id"]), "user": user_row, "body": row["body"] or "",
+        "state": row["state"], "html_url": html, "pull_request_url": pull_api,
+        "_links": {"html": {"href": html}, "pull_request": {"href": pull_api}},
+        "commit_id": row["commit_id"], "author_association": association,
+    }
+    if row["submitted_at"]:  # a PENDING review has no submitted_at
+        data["submitted_at"] = row["submitted_at"]
+    return data
+
+
+def review_comment(base: str, clone_base: str, full: str, number: int, row, user_row, association: str,
+                   where: dict, reactions: dict | None, nullable_position: bool) -> dict:
+    """A review comment. `where` is where it is now: position and line (None when outdated) and commit_id.
+
+    `review-comment` (a review's comments) documents `position: null` for an outdated comment; the
+    `pull-request-review-comment` shape does not allow null there, so with nullable_position False an
+    outdated comment has no `position` (and no `line`) key at all."""
+    api = f"{base}/repos/{full}/pulls/comments/{row['id']}"
+    html = f"{clone_base}/{full}/pull/{number}#discussion_r{row['id']}"
+    pull_api = f"{base}/repos/{full}/pulls/{number}"
+    data = {
+        "url": api, "pull_request_review_id": row["review_id"], "id": row["id"],
+        "node_id": node_id("PRRC", row["id"]), "diff_hunk": row["diff_hunk"], "path": row["path"],
+        "original_position": row["original_position"], "commit_id": where["commit_id"],
+        "original_commit_id": row["original_commit_id"], "user": user_row, "body": row["body"],
+        "created_at": row["created_at"], "updated_at": row["updated_at"], "html_url": html,
+        "pull_request_url": pull_api, "author_association": association,
+        "_links": {"self": {"href": api}, "html": {"href": html}, "pull_request": {"href": pull_api}},
+        "start_line": None, "original_start_line": None, "start_side": None,
+        "original_line": row["original_line"], "side": row["side"], "subject_type": "line",
+        "reactions": rollup(api + "/reactions", reactions),
+    }
+    if row["in_reply_to_id"] is not None:
+        data["in_reply_to_id"] = row["in_reply_to_id"]
+    if where["position"] is not None or nullable_position:
+        data["position"] = where["position"]
+    if where["line"] is not None:
+        data["line"] = where["line"]
+    return data
+
+
+def reaction(base: str, row, user_row) -> dict:
+    return {"id": row["id"], "node_id": node_id("REA", row["id"]), "user": user_row, "content": row["content"],
+            "created_at": row["created_at"]}
+
+
+def commit(base: str, clone_base: str, full: str, item: dict) -> dict:
+    api = f"{base}/repos/{full}/commits/{item['sha']}"
+    git_api = f"{base}/repos/{full}/git"
+    return {
+        "url": api, "sha": item["sha"], "node_id": node_id("C", int(item["sha"][:12], 16)),
+        "html_url": f"{clone_base}/{full}/commit/{item['sha']}", "comments_url": api + "/comments",
+        "commit": {"url": f"{git_api}/commits/{item['sha']}", "author": item["author"],
+                   "committer": item["committer"], "message": item["message"], "comment_count": 0,
+                   "tree": {"sha": item["tree"], "url": f"{git_api}/trees/{item['tree']}"},
+                   "verification": {"verified": False, "reason": "unsigned", "payload": None, "signature": None,
+                                    "verified_at": None}},
+        "author": None, "committer": None,
+        "parents": [{"sha": p, "url": f"{base}/repos/{full}/commits/{p}",
+                     "html_url": f"{clone_base}/{full}/commit/{p}"} for p in item["parents"]],
+    }
+
+
+def diff_entry(base: str, clone_base: str, full: str, head_sha: str, item: dict) -> dict:
+    from urllib.parse import quote
+
+    path = quote(item["filename"])
+    data = {
+        "sha": item["sha"], "filename": item["filename"], "status": item["status"],
+        "additions": item["additions"], "deletions": item["deletions"],
+        "changes": item["additions"] + item["deletions"],
+        "blob_url": f"{clone_base}/{full}/blob/{head_sha}/{path}",
+        "raw_url": f"{clone_base}/{full}/raw/{head_sha}/{path}",
+        "contents_url": f"{base}/repos/{full}/contents/{path}?ref={head_sha}",
+    }
+    if item["patch"]:
+        data["patch"] = item["patch"]
+    return data

@@ -32,6 +32,16 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS sub_issues (parent_id INTEGER, child_id INTEGER UNIQUE, position INTEGER);
 CREATE TABLE IF NOT EXISTS issue_dependencies (
   id INTEGER PRIMARY KEY, blocked_id INTEGER, blocking_id INTEGER, UNIQUE(blocked_id, blocking_id));
+CREATE TABLE IF NOT EXISTS reviews (
+  id INTEGER PRIMARY KEY, issue_id INTEGER, user TEXT COLLATE NOCASE, body TEXT, state TEXT, commit_id TEXT,
+  submitted_at TEXT);
+CREATE TABLE IF NOT EXISTS review_comments (
+  id INTEGER PRIMARY KEY, issue_id INTEGER, review_id INTEGER, user TEXT COLLATE NOCASE, body TEXT, path TEXT,
+  side TEXT, original_line INTEGER, original_position INTEGER, original_commit_id TEXT, diff_hunk TEXT,
+  in_reply_to_id INTEGER, created_at TEXT, updated_at TEXT);
+CREATE TABLE IF NOT EXISTS reactions (
+  id INTEGER PRIMARY KEY, subject TEXT, subject_id INTEGER, user TEXT COLLATE NOCASE, content TEXT, created_at TEXT,
+  UNIQUE(subject, subject_id, user, content));
 CREATE TABLE IF NOT EXISTS org_members (org TEXT COLLATE NOCASE, login TEXT COLLATE NOCASE, UNIQUE(org, login));
 """
 

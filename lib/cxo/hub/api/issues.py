@@ -160,10 +160,7 @@ def delete_comment(hub, req, owner, repo, comment_id):
     return 204, None, {}
 
 
-@route("GET", "/repos/{owner}/{repo}/issues/{number}/timeline", "issues/list-events-for-timeline")
-def timeline(hub, req, owner, repo, number):
-    row = hub.repo_or_404(owner, repo, req.login)
-    issue_row = hub.issue_or_404(row, number)
+def _event_items(hub, row, issue_row):
     items = []
     for ev in hub.store.q("SELECT * FROM events WHERE issue_id = ? ORDER BY id", issue_row["id"]):
         item = {"id": ev["id"], "node_id": shapes.node_id("E", ev["id"]),
@@ -173,9 +170,22 @@ def timeline(hub, req, owner, repo, number):
         if ev["label"] is not None:
             item["label"] = {"name": ev["label"], "color": ev["label_color"]}
         items.append(item)
-    page, headers = hub.paginate(req, items, req.path)
+    return items
+
+
+@route("GET", "/repos/{owner}/{repo}/issues/{number}/timeline", "issues/list-events-for-timeline")
+def timeline(hub, req, owner, repo, number):
+    row = hub.repo_or_404(owner, repo, req.login)
+    page, headers = hub.paginate(req, _event_items(hub, row, hub.issue_or_404(row, number)), req.path)
     return 200, page, headers
 
+
+@route("GET", "/repos/{owner}/{repo}/issues/{number}/events", "issues/list-events")
+def list_events(hub, req, owner, repo, number):
+    """The issue's events (labeled, unlabeled, closed, reopened): the timeline without comments or reviews."""
+    row = hub.repo_or_404(owner, repo, req.login)
+    page, headers = hub.paginate(req, _event_items(hub, row, hub.issue_or_404(row, number)), req.path)
+    return 200, page, headers
 
 
 # --- sub-issues -------------------------------------------------------------------------------------

@@ -1,0 +1,152 @@
+"""Maintainer commands in issue comments: `@cxo run` and `@cxo plan` (the trigger is policy `feedback.trigger`).
+
+On an open issue that has no trigger label, the newest unhandled command comment of a trusted author
+(`github.trustedAuthorAssociations`; never a bot, never the runner itself) makes cxo add the trigger label
+(`labels.auto` for run, `labels.planAuto` for plan), so the state stays visible in labels and the ordinary
+pipeline picks the issue up. Anyone else's command is never executed: it gets at most an `eyes` reaction.
+
+A handled command is marked by a runner-owned comment carrying `<!-- cxo:command comment=ID -->` (written
+before the label, so a crash in between loses the command rather than repeating it) and a `+1` reaction. The
+marker is what every host reads, so a command is acted on once across hosts; two hosts racing on the same
+command at most both write the marker, and adding a label that is already there changes nothing. A command
+older than the last removal of a trigger label is stale (the maintainer took the authorization back after it)
+and is not acted on.
+
+Cost: one comment listing (conditional, so a 304 when nothing changed) per open issue without a trigger label
+that has comments; the issue's events only when it holds an unhandled trusted command.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .labels import label_names
+
+COMMANDS = {"run": "auto", "plan": "planAuto"}
+MARKER = re.compile(r"<!-- cxo:command comment=(\d+) -->")
+HANDLED, IGNORED = "+1", "eyes"
+
+
+def command_pattern(trigger: str) -> re.Pattern:
+    """`<trigger> run|plan` as a word of its own, not inside a quote (`> ...` lines) or a longer mention."""
+    return re.compile(r"(?<![\w@/.-])" + re.escape(trigger) + r"(?![\w-])\s+(run|plan)\b", re.IGNORECASE)
+
+
+def _own_lines(body: str | None) -> list[str]:
+    """A comment's own words: without code spans, code blocks and quoted (`> ...`) lines."""
+    text = re.sub(r"```.*?```|`[^`\n]*`", " ", body or "", flags=re.DOTALL)
+    return [line for line in text.splitlines() if not line.lstrip().startswith(">")]
+
+
+def parse_command(body: str | None, trigger: str) -> str | None:
+    """The last command in a comment body (`run` or `plan`), ignoring quoted lines and code; None without one."""
+    found = None
+    pattern = command_pattern(trigger)
+    for line in _own_lines(body):
+        for match in pattern.finditer(line):
+            found = match.group(1).lower()
+    return found
+
+
+def mentions(body: str | None, trigger: str) -> bool:
+    """Whether a comment's own words contain the trigger (as a word of its own)."""
+    pattern = re.compile(r"(?<![\w@/.-])" + re.escape(trigger) + r"(?![\w-])", re.IGNORECASE)
+    return any(pattern.search(line) for line in _own_lines(body))
+
+
+def is_bot(user: dict | None) -> bool:
+    user = user or {}
+    return str(user.get("login") or "").lower().endswith("[bot]") or user.get("type") == "Bot"
+
+
+def author_kind(comment: dict, trusted: set[str], runner_logins: set[str]) -> str:
+    """`runner`, `bot`, `trusted` or `untrusted`: who wrote a command comment."""
+    user = comment.get("user") or {}
+    if str(user.get("login") or "").lower() in runner_logins:
+        return "runner"
+    if is_bot(user):
+        return "bot"
+    return "trusted" if str(comment.get("author_association") or "NONE").upper() in trusted else "untrusted"
+
+
+def _stale_before(tracker, number: int, trigger_labels: set[str]) -> str:
+    """When a trigger label was last removed from the issue ('' if never): older commands are stale."""
+    removed = [e.get("created_at") or "" for e in tracker.list_issue_events(number)
+               if e.get("event") == "unlabeled" and str((e.get("label") or {}).get("name") or "").lower()
+               in trigger_labels]
+    return max(removed, default="")
+
+
+def issue_commands(policy, tracker, issue: dict, runner_logins: set[str]) -> list[dict]:
+    """What the commands on one issue ask for: one entry per command comment not yet handled, each with the
+    `action` cxo takes: `add-label` (the newest trusted one), `superseded` (an older trusted one), `stale`,
+    `ignore-untrusted`, `ignore-bot` or `ignore-runner`."""
+    labels = policy.labels
+    trigger = policy["feedback"]["trigger"]
+    trusted = {a.upper() for a in policy["github"]["trustedAuthorAssociations"]}
+    comments = tracker.list_comments(issue["number"])
+    handled = {int(m.group(1)) for c in comments
+               if str((c.get("user") or {}).get("login") or "").lower() in runner_logins
+               for m in MARKER.finditer(c.get("body") or "")}
+    found = []
+    for comment in comments:
+        command = parse_command(comment.get("body"), trigger)
+        if command is None or comment["id"] in handled:
+            continue
+        kind = author_kind(comment, trusted, runner_logins)
+        found.append({"issue": issue["number"], "comment_id": comment["id"],
+                      "author": (comment.get("user") or {}).get("login"),
+                      "author_association": comment.get("author_association"), "command": command,
+                      "label": labels[COMMANDS[command]], "created_at": comment.get("created_at") or "",
+                      "action": "add-label" if kind == "trusted" else f"ignore-{kind}",
+                      "reactions": comment.get("reactions") or {}})
+    commands = [c for c in found if c["action"] == "add-label"]
+    if commands:
+        since = _stale_before(tracker, issue["number"], {labels["auto"].lower(), labels["planAuto"].lower()})
+        for item in commands:
+            if item["created_at"] < since:
+                item["action"] = "stale"
+        fresh = [c for c in commands if c["action"] == "add-label"]
+        for item in fresh[:-1]:
+            item["action"] = "superseded"
+    return found
+
+
+def candidates(policy, issues: list[dict]) -> list[dict]:
+    """Open issues (not PRs) without a trigger label that have comments."""
+    triggers = {policy.labels["auto"].lower(), policy.labels["planAuto"].lower()}
+    return [i for i in issues if i.get("pull_request") is None and i.get("state", "open") == "open"
+            and (i.get("comments") or 0) > 0 and not ({n.lower() for n in label_names(i)} & triggers)]
+
+
+def apply_issue_commands(policy, tracker, issues: list[dict], apply: bool = True,
+                         runner_logins: set[str] | None = None, say=lambda message: None) -> list[dict]:
+    """Find the command comments on `issues` and, with `apply`, act on them (see the module docstring).
+
+    Returns one entry per unhandled command comment (`issue`, `comment_id`, `author`, `command`, `label`,
+    `action`, and `done` when applied). With apply=False nothing is written: cxo-status shows what would happen."""
+    from .connect import runner_logins as logins_of
+
+    todo = candidates(policy, issues)
+    if not todo:
+        return []
+    logins = runner_logins if runner_logins is not None else logins_of(policy, tracker)
+    out = []
+    for issue in sorted(todo, key=lambda i: i["number"]):
+        for item in issue_commands(policy, tracker, issue, logins):
+            reactions = item.pop("reactions")
+            item["done"] = False
+            if apply and item["action"] == "add-label":
+                tracker.create_comment(issue["number"], (
+                    f"cxo: @{item['author']} asked to {item['command']} this issue; added `{item['label']}`.\n\n"
+                    f"<!-- cxo:command comment={item['comment_id']} -->"))
+                tracker.add_labels(issue["number"], [item["label"]])
+                tracker.react_to_comment(item["comment_id"], HANDLED)
+                item["done"] = True
+                say(f"issue #{issue['number']}: {item['command']} by @{item['author']}: added {item['label']}")
+            elif apply and item["action"] == "ignore-untrusted" and not reactions.get(IGNORED):
+                tracker.react_to_comment(item["comment_id"], IGNORED)
+                say(f"issue #{issue['number']}: ignored {item['command']} by @{item['author']} "
+                    f"({item['author_association']}: not trusted)")
+            out.append(item)
+    return out

@@ -1,0 +1,84 @@
+"""Which cxo draft PRs are eligible for a feedback round, and what triggered it (cxo-status `feedback`)."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from cxo.feedback import feedback_state
+from tests.feedback.conftest import RUNNER
+from tests.hub.test_hub_reviews import open_pr
+
+BIN = Path(sys.executable).parent
+R = "/repos/acme/widgets"
+
+
+def cxo_pr(hub_repo, tmp_path):
+    issue = hub_repo.api.ok("POST", f"{R}/issues", {"title": "task"})["number"]
+    pr, _, sha = open_pr(hub_repo, tmp_path, author=RUNNER, body=f"report\n\n<!-- cxo:report issue={issue} -->")
+    time.sleep(1.1)  # GitHub's timestamps are to the second: feedback comes strictly after the PR
+    return issue, pr["number"], sha
+
+
+def test_feedback_triggers_rounds_and_untrusted(runner_env, hub_repo, tmp_path):
+    pol, tracker = runner_env
+    api = hub_repo.api
+    issue, n, sha = cxo_pr(hub_repo, tmp_path)
+    [state] = feedback_state(pol, tracker, tracker.list_issues())
+    assert (state["pull"], state["issue"], state["eligible"], state["triggers"]) == (n, issue, False, [])
+    # Not feedback: an untrusted reviewer, an approval, a comment without the trigger, the runner's own words.
+    api.ok("POST", f"{R}/pulls/{n}/reviews", {"event": "REQUEST_CHANGES", "body": "no"}, token="as:mallory")
+    api.ok("POST", f"{R}/pulls/{n}/reviews", {"event": "APPROVE"}, token="as:carol")
+    api.ok("POST", f"{R}/issues/{n}/comments", {"body": "nice work"})
+    api.ok("POST", f"{R}/issues/{n}/comments", {"body": "> @cxo quoted"})
+    api.ok("POST", f"{R}/issues/{n}/comments", {"body": "@cxo note to self"}, token=RUNNER)
+    assert feedback_state(pol, tracker, tracker.list_issues())[0]["triggers"] == []
+    # Feedback: changes requested by a collaborator, a review comment and a conversation comment naming @cxo.
+    review = api.ok("POST", f"{R}/pulls/{n}/reviews", {"event": "REQUEST_CHANGES", "body": "rename"},
+                    token="as:carol")
+    rc = api.ok("POST", f"{R}/pulls/{n}/comments", {"body": "@cxo use subtract", "commit_id": sha,
+                                                    "path": "notes.txt", "line": 1})
+    comment = api.ok("POST", f"{R}/issues/{n}/comments", {"body": "@cxo please also update the docs"})
+    [state] = feedback_state(pol, tracker, tracker.list_issues())
+    assert state["eligible"] is True
+    assert {(t["kind"], t["id"], t["author"]) for t in state["triggers"]} == {
+        ("changes-requested", review["id"], "carol"), ("review-comment", rc["id"], "acme"),
+        ("comment", comment["id"], "acme")}
+    # A round started by the runner: earlier feedback no longer counts.
+    time.sleep(1.1)
+    api.ok("POST", f"{R}/issues/{n}/comments", {"body": "round 1\n<!-- cxo:feedback-round n=1 -->"}, token=RUNNER)
+    [state] = feedback_state(pol, tracker, tracker.list_issues())
+    assert (state["rounds"], state["eligible"], state["triggers"]) == (1, False, [])
+    # A forged round marker by someone else does not count.
+    api.ok("POST", f"{R}/issues/{n}/comments", {"body": "<!-- cxo:feedback-round n=2 -->"}, token="as:mallory")
+    assert feedback_state(pol, tracker, tracker.list_issues())[0]["rounds"] == 1
+
+
+def test_max_rounds_and_cxo_status_json(runner_env, hub_repo, tmp_path, target_repo):
+    pol, tracker = runner_env
+    api = hub_repo.api
+    _, n, _ = cxo_pr(hub_repo, tmp_path)
+    for k in (1, 2, 3):
+        api.ok("POST", f"{R}/issues/{n}/comments", {"body": f"<!-- cxo:feedback-round n={k} -->"}, token=RUNNER)
+    time.sleep(1.1)
+    api.ok("POST", f"{R}/issues/{n}/comments", {"body": "@cxo once more"})
+    [state] = feedback_state(pol, tracker, tracker.list_issues())
+    assert state["rounds"] == 3 and state["triggers"] and state["eligible"] is False
+    assert "feedback.maxRounds" in state["reason"]
+    env = {**os.environ, "GITHUB_TOKEN": RUNNER}
+    out = subprocess.run([str(BIN / "cxo-status"), "--target", str(target_repo), "--json"], capture_output=True,
+                         text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    [listed] = json.loads(out.stdout)["feedback"]
+    assert listed["pull"] == n and listed["triggers"][0]["kind"] == "comment"
+    text = subprocess.run([str(BIN / "cxo-status"), "--target", str(target_repo)], capture_output=True, text=True,
+                          timeout=60, env=env)
+    assert f"PR #{n}" in text.stdout and "comment by @acme" in text.stdout
+
+
+def test_a_pr_not_opened_by_cxo_is_not_listed(runner_env, hub_repo, tmp_path):
+    pol, tracker = runner_env
+    open_pr(hub_repo, tmp_path, body="<!-- cxo:report issue=1 -->")  # the marker, but acme opened it
+    assert feedback_state(pol, tracker, tracker.list_issues()) == []
