@@ -21,7 +21,6 @@ import os
 import random
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -35,7 +34,9 @@ from .base import (
     ValidationFailed,
     WriteOutcomeUnknown,
 )
-from .http import WRITE_METHODS, EtagCache, WritePacer, backoff, link_next, rate_limit_wait
+from .http import WRITE_METHODS, EtagCache, WritePacer, backoff, iso_since, link_next, rate_limit_wait
+from .links import IssueLinksMixin, LabelsMixin
+from .reviews import ReviewsMixin
 
 DEFAULT_API_URL = "https://api.github.com"
 PER_PAGE = 100
@@ -49,16 +50,6 @@ def _plain(o: Any) -> Any:
     if isinstance(o, (list, tuple)) or type(o).__name__ == "L":
         return [_plain(v) for v in o]
     return o
-
-
-def _iso(since: Any) -> str | None:
-    if since is None:
-        return None
-    if isinstance(since, datetime):
-        if since.tzinfo is not None:
-            since = since.astimezone(UTC).replace(tzinfo=None)
-        return since.replace(microsecond=0).isoformat() + "Z"
-    return str(since)
 
 
 class _Caller:
@@ -77,7 +68,7 @@ class _Caller:
         return self.transport.request(verb, url, headers=headers, **body)
 
 
-class GitHubTracker:
+class GitHubTracker(LabelsMixin, IssueLinksMixin, ReviewsMixin):
     """GitHub REST v3 through ghapi. See the module docstring for the transport behaviour."""
 
     def __init__(
@@ -366,7 +357,7 @@ class GitHubTracker:
         if isinstance(labels, (list, tuple)):
             labels = ",".join(labels) if labels else None
         return self._paginate(self._repo_path("/issues"),
-                              {"state": state, "labels": labels or None, "since": _iso(since)})
+                              {"state": state, "labels": labels or None, "since": iso_since(since)})
 
     def create_issue(self, title: str, body: str = "", labels: list[str] | None = None) -> dict:
         data: dict[str, Any] = {"title": title, "body": body}
@@ -391,43 +382,6 @@ class GitHubTracker:
 
     def delete_comment(self, comment_id: int) -> None:
         self._request("DELETE", self._repo_path(f"/issues/comments/{int(comment_id)}"))
-
-    # ---- labels --------------------------------------------------------------------------------
-
-    def list_labels(self, number: int) -> list[dict]:
-        return self._paginate(self._repo_path(f"/issues/{int(number)}/labels"))
-
-    def add_labels(self, number: int, names: list[str]) -> list[dict]:
-        return self._request("POST", self._repo_path(f"/issues/{int(number)}/labels"),
-                             data={"labels": list(names)}) or []
-
-    def remove_label(self, number: int, name: str) -> list[dict]:
-        try:
-            return self._request(
-                "DELETE", self._repo_path(f"/issues/{int(number)}/labels/{quote(name, safe='')}")) or []
-        except NotFound:
-            # GitHub answers 404 when the label is not on the issue: already removed. If the
-            # issue itself is missing, listing its labels raises NotFound.
-            return self.list_labels(number)
-
-    def set_labels(self, number: int, names: list[str]) -> list[dict]:
-        return self._request("PUT", self._repo_path(f"/issues/{int(number)}/labels"),
-                             data={"labels": list(names)}) or []
-
-    def list_repo_labels(self) -> list[dict]:
-        return self._paginate(self._repo_path("/labels"))
-
-    def get_label(self, name: str) -> dict:
-        return self._request("GET", self._repo_path(f"/labels/{quote(name, safe='')}"))
-
-    def create_label(self, name: str, color: str, description: str = "") -> dict:
-        data = {"name": name, "color": str(color).lstrip("#"), "description": description or ""}
-        try:
-            return self._request("POST", self._repo_path("/labels"), data=data)
-        except ValidationFailed as e:
-            if e.has_code("already_exists"):
-                return self.get_label(name)
-            raise
 
     # ---- pull requests -------------------------------------------------------------------------
 
@@ -472,93 +426,6 @@ class GitHubTracker:
             if e.status == 409:  # "Git Repository is empty."
                 return None
             raise
-
-    # ---- sub-issues ----------------------------------------------------------------------------
-
-    def list_sub_issues(self, number: int) -> list[dict]:
-        return self._paginate(self._repo_path(f"/issues/{int(number)}/sub_issues"))
-
-    def add_sub_issue(self, number: int, sub_issue_id: int) -> dict:
-        return self._request("POST", self._repo_path(f"/issues/{int(number)}/sub_issues"),
-                             data={"sub_issue_id": int(sub_issue_id)})
-
-    def list_blocked_by(self, number: int) -> list[dict]:
-        return self._paginate(self._repo_path(f"/issues/{int(number)}/dependencies/blocked_by"))
-
-    def add_blocked_by(self, number: int, issue_id: int) -> dict:
-        return self._request("POST", self._repo_path(f"/issues/{int(number)}/dependencies/blocked_by"),
-                             data={"issue_id": int(issue_id)})
-
-
-    # ---- reviews, review comments, reactions ------------------------------------------------------
-
-    def list_reviews(self, number: int) -> list[dict]:
-        return self._paginate(self._repo_path(f"/pulls/{int(number)}/reviews"))
-
-    def get_review(self, number: int, review_id: int) -> dict:
-        return self._request("GET", self._repo_path(f"/pulls/{int(number)}/reviews/{int(review_id)}"))
-
-    def create_review(self, number: int, event: str, body: str = "", comments: list[dict] | None = None,
-                      commit_id: str | None = None) -> dict:
-        if event not in ("APPROVE", "REQUEST_CHANGES", "COMMENT"):
-            raise TrackerError(f"create_review: unknown event {event!r}: use APPROVE, REQUEST_CHANGES or COMMENT")
-        data: dict[str, Any] = {"event": event}
-        if body:
-            data["body"] = body
-        if comments:
-            data["comments"] = [dict(c) for c in comments]
-        if commit_id:
-            data["commit_id"] = commit_id
-        return self._request("POST", self._repo_path(f"/pulls/{int(number)}/reviews"), data=data)
-
-    def list_review_comments(self, number: int, since: Any = None) -> list[dict]:
-        return self._paginate(self._repo_path(f"/pulls/{int(number)}/comments"), {"since": _iso(since)})
-
-    def list_comments_for_review(self, number: int, review_id: int) -> list[dict]:
-        return self._paginate(self._repo_path(f"/pulls/{int(number)}/reviews/{int(review_id)}/comments"))
-
-    def create_review_comment(self, number: int, body: str, commit_id: str, path: str, line: int,
-                              side: str = "RIGHT") -> dict:
-        return self._request("POST", self._repo_path(f"/pulls/{int(number)}/comments"), data={
-            "body": body, "commit_id": commit_id, "path": path, "line": int(line), "side": side})
-
-    def reply_to_review_comment(self, number: int, comment_id: int, body: str) -> dict:
-        return self._request("POST", self._repo_path(f"/pulls/{int(number)}/comments/{int(comment_id)}/replies"),
-                             data={"body": body})
-
-    def _react(self, tail: str, content: str) -> dict:
-        # GitHub answers an existing reaction with 200 and the same reaction, so a POST whose response was lost
-        # is safe to send again.
-        path = self._repo_path(tail)
-        try:
-            return self._request("POST", path, data={"content": content})
-        except WriteOutcomeUnknown:
-            return self._request("POST", path, data={"content": content})
-
-    def react_to_issue(self, number: int, content: str) -> dict:
-        return self._react(f"/issues/{int(number)}/reactions", content)
-
-    def react_to_comment(self, comment_id: int, content: str) -> dict:
-        return self._react(f"/issues/comments/{int(comment_id)}/reactions", content)
-
-    def react_to_review_comment(self, comment_id: int, content: str) -> dict:
-        return self._react(f"/pulls/comments/{int(comment_id)}/reactions", content)
-
-    def list_pull_commits(self, number: int) -> list[dict]:
-        return self._paginate(self._repo_path(f"/pulls/{int(number)}/commits"))
-
-    def list_pull_files(self, number: int) -> list[dict]:
-        return self._paginate(self._repo_path(f"/pulls/{int(number)}/files"))
-
-    def is_merged(self, number: int) -> bool:
-        try:
-            self._request("GET", self._repo_path(f"/pulls/{int(number)}/merge"))
-        except NotFound:
-            return False
-        return True
-
-    def list_issue_events(self, number: int) -> list[dict]:
-        return self._paginate(self._repo_path(f"/issues/{int(number)}/events"))
 
 
 class _RateWait(float):

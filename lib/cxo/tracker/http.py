@@ -13,6 +13,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +166,13 @@ class EtagCache:
             os.replace(tmp, self.path)
         except OSError:
             pass  # the cache is an optimisation; never fail a request over it
+
+
+def iso_since(since: Any) -> str | None:
+    if since is None:
+        return None
+    if isinstance(since, datetime):
+        if since.tzinfo is not None:
+            since = since.astimezone(UTC).replace(tzinfo=None)
+        return since.replace(microsecond=0).isoformat() + "Z"
+    return str(since)
