@@ -28,10 +28,6 @@ def take_token() -> str | None:
     return _taken["token"]
 
 
-def token_from_env() -> str | None:
-    return take_token()
-
-
 def forget_token() -> None:
     """Drop the remembered token (tests that run several runners in one process)."""
     _taken["token"] = None

@@ -26,7 +26,7 @@ def _version(argv) -> str | None:
 
 def run_checks(target) -> list[Check]:
     from . import policy as policy_mod
-    from .connect import token_from_env
+    from .connect import take_token
     from .errors import CxoError
 
     checks = []
@@ -55,7 +55,7 @@ def run_checks(target) -> list[Check]:
                             "run cxo-setup or set them in the policy"))
         return checks + [Check(n, "skip", "needs a repository") for n in ("token", "api", "repo access", "labels")]
     checks.append(Check("repository", "ok", f"{policy.owner}/{policy.repo} at {policy.api_url}"))
-    if not token_from_env():
+    if not take_token():
         checks.append(Check("token", "FAIL", "no token: set GITHUB_TOKEN (or GH_TOKEN)"))
         return checks + [Check(n, "skip", "needs a token") for n in ("api", "repo access", "labels")]
     checks.append(Check("token", "ok", "GITHUB_TOKEN/GH_TOKEN is set (value not shown)"))

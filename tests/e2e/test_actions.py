@@ -8,30 +8,10 @@ from pathlib import Path
 
 from cxo import actions
 from tests.e2e.test_run_auto import CHANGE, open_issue, pulls
+from tests.support.actions_player import parse_output_file
 from tests.support.git_fixtures import GOOD_REPORT, scripted_agent
 
 BIN = Path(sys.executable).parent
-
-
-def parse_output_file(text: str) -> dict[str, str]:
-    """GITHUB_OUTPUT as the runner reads it: `name=value` lines and `name<<DELIM` heredocs."""
-    values, lines = {}, text.split("\n")
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        i += 1
-        if not line:
-            continue
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            name, delimiter = line.split("<<", 1)
-            end = lines.index(delimiter, i)
-            values[name] = "\n".join(lines[i:end])
-            i = end + 1
-        else:
-            name, sep, value = line.partition("=")
-            assert sep, f"not an output line: {line!r}"
-            values[name] = value
-    return values
 
 
 def parse_commands(stderr: str) -> list[tuple[str, dict, str]]:

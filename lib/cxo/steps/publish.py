@@ -127,7 +127,7 @@ def _blocked(env: dict, policy, tracker, say, comments=None) -> dict:
 
 
 def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
-    from ..connect import token_from_env, tracker_for
+    from ..connect import take_token, tracker_for
 
     tracker = tracker or tracker_for(policy)
     lost = envelope.is_blocked(env) and (env["blocked"].get("details") or {}).get("claimed") is False
@@ -157,7 +157,7 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
 
     with repo_lock(policy):  # the push updates remote-tracking refs shared with parallel runs
         remote(worktree, "push", policy.clone_url, f"{head}:refs/heads/{branch}", "--quiet", "--no-verify",
-               token=token_from_env())
+               token=take_token())
     section["pushed_sha"] = head
     killpoints.reached("publish:after-push")
     values = {"issueNumber": number, "issueTitle": one_line(issue["title"])}

@@ -107,12 +107,12 @@ def _prepare(env, policy, say, issue, branch, path, details) -> dict:
 
 
 def _fetch_base(env, policy, say, target, remote_name, base, details):
-    from ..connect import token_from_env
+    from ..connect import take_token
 
     try:
         say(f"fetching {base} from {policy.clone_url}")
         remote(target, "fetch", policy.clone_url, f"+refs/heads/{base}:refs/remotes/{remote_name}/{base}",
-               "--quiet", "--no-tags", token=token_from_env())
+               "--quiet", "--no-tags", token=take_token())
         return rev_parse(target, f"refs/remotes/{remote_name}/{base}")
     except CxoError as exc:
         return envelope.block(env, STEP, f"cannot fetch base branch {remote_name}/{base}: {exc.message}", details)

@@ -216,7 +216,7 @@ def _settle_merged(tracker, policy, state: dict, current: dict) -> None:
 
 
 def _finish(env, policy, say, args, tracker, run, plan, numbers, states) -> dict:
-    from ..connect import token_from_env
+    from ..connect import take_token
     from ..steps import publish
 
     number = env["issue"]["number"]
@@ -228,7 +228,7 @@ def _finish(env, policy, say, args, tracker, run, plan, numbers, states) -> dict
     branch = env["worktree"]["branch"]
     say(f"pushing the integration branch {branch} ({head[:12]})")
     remote(integration, "push", policy.clone_url, f"{head}:refs/heads/{branch}", "--quiet", "--no-verify",
-           token=token_from_env())
+           token=take_token())
     killpoints.reached("tree:after-push")
     issue = env["claim"]["issue"]
     title = render(policy["pullRequest"]["treeTitleTemplate"], {"issueNumber": number,
