@@ -57,8 +57,9 @@ def git(cwd: Path | str, *args: str, env: dict | None = None, retcode=0, input: 
     return out
 
 
-def remote(cwd: Path | str, command: str, url: str, refspec: str, *options: str, token: str | None = None) -> str:
-    """`git fetch|push` to exactly `url`. The token reaches git only through a credential helper bound to that
+def remote(cwd: Path | str, command: str, url: str, refspec: str | list[str], *options: str,
+           token: str | None = None) -> str:
+    """`git fetch|push` of one refspec (or a list of them) to exactly `url`. The token reaches git only through a credential helper bound to that
     URL that reads it from an inherited pipe: never argv, the environment, a file or any git config.
     Refused when the configuration would rewrite the URL (url.*.insteadOf / pushInsteadOf)."""
     import os
@@ -79,7 +80,8 @@ def remote(cwd: Path | str, command: str, url: str, refspec: str, *options: str,
         pairs.append((f"credential.{url}.helper", f'!f() {{ test "$1" = get && cat /dev/fd/{read_end}; }}; f'))
     env = {**os.environ, **config_env(pairs)}
     try:
-        proc = subprocess.run(["git", command, *options, "--", url, refspec], cwd=str(cwd), env=env,
+        proc = subprocess.run(["git", command, *options, "--", url,
+                                *([refspec] if isinstance(refspec, str) else refspec)], cwd=str(cwd), env=env,
                               capture_output=True, text=True, pass_fds=(read_end,) if read_end is not None else ())
     finally:
         if read_end is not None:
@@ -88,6 +90,12 @@ def remote(cwd: Path | str, command: str, url: str, refspec: str, *options: str,
         last = (proc.stderr or proc.stdout or "").strip().splitlines()
         raise GitError(f"git {command} failed in {cwd}: {last[-1] if last else f'exit {proc.returncode}'}")
     return proc.stdout
+
+
+def is_ancestor(cwd: Path | str, older: str, newer: str) -> bool:
+    """Whether commit `older` is `newer` or one of its ancestors (False when either is unknown)."""
+    cmd = _git()["merge-base", "--is-ancestor", older, newer].with_cwd(str(cwd)).with_env(**config_env())
+    return cmd.run(retcode=None)[0] == 0
 
 
 def check_ref_name(name: str, where: str) -> str:

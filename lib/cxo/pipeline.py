@@ -17,8 +17,9 @@ def save(policy, env: dict, index: int, step: str) -> Path:
     return path
 
 
-def run_steps(env: dict, policy, say, args=None, tracker=None, steps=STEPS) -> dict:
+def run_steps(env: dict, policy, say, args=None, tracker=None, steps=STEPS, modules: dict | None = None) -> dict:
     """Run `steps` on `env`; a step's unexpected error after the claim blocks the run instead of stranding it.
+    `modules` replaces a step's module by name (a feedback round's own worktree and publish, lib/cxo/rounds/).
 
     While the run holds its claim, a heartbeat renews the lease so no other runner takes the issue over.
     """
@@ -32,7 +33,7 @@ def run_steps(env: dict, policy, say, args=None, tracker=None, steps=STEPS) -> d
                 heartbeat.stop()
             if heartbeat is None and "claim" in env and step != "publish" and not envelope.is_blocked(env):
                 heartbeat = heartbeat_for(env, policy, say)
-            env = _one_step(env, step, policy, say, args, tracker)
+            env = _one_step(env, step, policy, say, args, tracker, (modules or {}).get(step))
     finally:
         if heartbeat:
             heartbeat.stop()
@@ -52,13 +53,13 @@ def heartbeat_for(env: dict, policy, say):
     return Heartbeat(tracker_for(policy), claim["comment_id"], data, policy["runner"]["leaseSeconds"], say).start()
 
 
-def _one_step(env: dict, step: str, policy, say, args, tracker) -> dict:
+def _one_step(env: dict, step: str, policy, say, args, tracker, module=None) -> dict:
     """One step, validated and saved. Blocked envelopes skip every step but publish."""
     import importlib
 
     if envelope.is_blocked(env) and step != "publish":
         return env
-    module = importlib.import_module(f"cxo.steps.{step}")
+    module = module or importlib.import_module(f"cxo.steps.{step}")
     try:
         env = module.run(env, policy=policy, args=args, say=say, tracker=tracker)
     except (InputError, PolicyError):

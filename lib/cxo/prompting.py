@@ -108,3 +108,41 @@ def check_prompts(policy) -> None:
         except OSError as exc:
             raise PolicyError(f"{path}: cannot read the prompt ({exc.strerror}): fix prompts.{key}") from None
         check_template(text, allowed, f"prompts.{key}", str(path))
+
+
+LEFT_OUT = {"untrusted": "by untrusted authors", "bot": "by bots", "edited": "edited after they were written",
+            "outdated": "on outdated diff lines"}
+
+
+def feedback_context(info: dict) -> str:
+    """A feedback round's part of the prompt: runner-written framing, each trusted feedback item fenced as data
+    with its id (the agent answers per id in the report's `feedback`), and what was left out."""
+    lines = [f"# Feedback round {info['n']} on draft pull request #{info['pull']}", "",
+             "The change for this issue is already on this branch: the runner published it as a draft pull "
+             "request, and trusted reviewers asked for the changes quoted below. Make them on top of the existing "
+             "work (do not start over, do not revert what is there unless a reviewer asks for it). The runner "
+             "checks the whole pull request again afterwards.", "",
+             "In the completion report, add `feedback`: one entry per item below, `{\"id\": <the item's id>, "
+             "\"addressed\": true|false, \"note\": \"one sentence: what you changed, or why not\"}`."]
+    if info.get("human_commits"):
+        lines += ["", f"A maintainer pushed {info['human_commits']} commit(s) to the branch since the runner's "
+                  "last push: keep their work."]
+    for item in info["items"]:
+        by = f"@{one_line(item.get('author') or 'unknown', 60)} (a trusted reviewer)"
+        if item["kind"] == "review":
+            head = f"## Item {item['id']}: a review ({item.get('state', '').lower().replace('_', ' ')}) by {by}"
+        elif item["kind"] == "review-comment":
+            where = f"`{one_line(item.get('path'), 200)}`" + (f" line {item['line']}" if item.get("line") else "")
+            head = f"## Item {item['id']}: an inline comment by {by} on {where}"
+        else:
+            head = f"## Item {item['id']}: a comment on the pull request by {by}"
+        lines += ["", head, ""]
+        if item.get("diff_hunk"):
+            lines += [fence(clean(item["diff_hunk"]), "the diff hunk the comment is on"), ""]
+        lines.append(fence(clean(item.get("body")) or "(no text)", f"item {item['id']}, written by {by}"))
+    left = {k: v for k, v in (info.get("ignored") or {}).items() if v}
+    if left:
+        lines += ["", "Left out by the runner (not shown to you): " + ", ".join(
+            f"{v} {LEFT_OUT[k]}" for k, v in left.items())
+            + "."]
+    return "\n".join(lines)

@@ -90,9 +90,11 @@ def prepare(policy, tracker, env: dict, say) -> dict:
             say(f"restored shared git state the cut-off agent had changed: {', '.join(restored[:5])}")
         if tree.is_dir():
             # The agent was cut off: its partial output is untrusted. Start it again from the base.
-            git(tree, "reset", "--quiet", "--hard", env["worktree"]["base_sha"])
+            # A feedback round starts again from the PR head it began at, not from the base.
+            start = env["worktree"].get("round_start_sha") or env["worktree"]["base_sha"]
+            git(tree, "reset", "--quiet", "--hard", start)
             git(tree, "clean", "-fdq")
-            say(f"reset {tree} to {env['worktree']['base_sha'][:12]} for a fresh agent run")
+            say(f"reset {tree} to {start[:12]} for a fresh agent run")
     return env
 
 

@@ -24,11 +24,23 @@ def run_issue(target, issue: int, run_id: str | None = None, args=None, say=None
         if saved is not None and getattr(args, "restart", False):
             recovery.release(policy, tracker, saved, say)
             saved = None
+        if saved is not None and saved.get("round") and "claim" in saved:
+            from .rounds.run import resume
+
+            return resume(policy, tracker, saved, args, say)
         if saved is not None and "claim" in saved:
             say(f"resuming run {saved['run_id']} after {saved['steps_done'][-1] if saved['steps_done'] else 'start'}")
             env = recovery.prepare(policy, tracker, saved, say)
         else:
             env = run_steps(envelope.new(policy.target, issue, run_id), policy, say, args, tracker, ("claim",))
+            pull = _feedback_pull(policy, tracker, env)
+            if pull is not None:
+                # An issue in review whose draft PR has feedback waiting: `--issue N` runs the PR's round.
+                lock.release()
+                from .rounds.run import run_pull
+
+                say(f"issue #{issue} is in review: running the feedback round of its draft PR #{pull}")
+                return run_pull(target, pull, run_id, args, say)
         if "claim" in env and env["claim"]["issue"]["mode"] == "plan-auto" and not envelope.is_blocked(env):
             # An issue tree: the integration worktree, then the tree run (tree/run.py) instead of one agent run.
             from .tree.run import run_tree
@@ -42,6 +54,23 @@ def run_issue(target, issue: int, run_id: str | None = None, args=None, say=None
     finally:
         lock.release()
 
+
+
+def _feedback_pull(policy, tracker, env: dict) -> int | None:
+    """The open cxo draft PR of an issue that a normal run refused because it is in review (or blocked after a
+    round): its number, else None. One listing of open PRs, only on that refusal."""
+    blocked = env.get("blocked") or {}
+    reason = blocked.get("reason") or ""
+    if not (blocked.get("step") == "claim" and reason.startswith(("not eligible: review", "not eligible: blocked"))):
+        return None
+    from .connect import runner_logins
+    from .feedback import REPORT, cxo_pulls
+
+    logins = runner_logins(policy, tracker)
+    for pull in cxo_pulls(tracker.list_issues(state="open"), logins):
+        if int(REPORT.search(pull["body"]).group(1)) == env["issue"]["number"]:
+            return pull["number"]
+    return None
 
 
 def summary(env: dict) -> str:

@@ -9,9 +9,15 @@ def main(argv=None) -> int:
     p = parser("cxo-run", "Run one issue end to end: cxo-claim | cxo-worktree | cxo-codex | cxo-gate | cxo-publish "
                "in one process. The envelope is saved after every step under the state dir "
                "(runs/<issue>/<run-id>/NN-<step>.json) and printed on stdout at the end.",
-               epilog="exit 0: the issue reached agent:review; exit 3: the run ended blocked (see the issue comment)")
+               epilog="exit 0: the issue reached agent:review (a round: its PR got the round report); exit 3: the run "
+               "ended blocked or was not eligible (see the issue or PR comment)")
     add_target(p)
-    p.add_argument("--issue", type=issue_arg, required=True, help="the issue number")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--issue", type=issue_arg, help="the issue number (an issue in review whose draft PR has "
+                       "trusted feedback waiting runs that PR's feedback round)")
+    which.add_argument("--pr", type=issue_arg, metavar="N",
+                       help="run one feedback round on cxo's draft PR N (trusted review feedback since the last "
+                            "round), or say once on the PR that it had its feedback.maxRounds")
     p.add_argument("--run-id", type=run_id_arg, help="use this run id, YYYYMMDDTHHMMSSZ-xxxxxx (default: a new one)")
     p.add_argument("--agent-timeout", type=seconds_arg, metavar="S", help="total agent time limit (default: policy)")
     p.add_argument("--replan", action="store_true",
@@ -26,7 +32,13 @@ def main(argv=None) -> int:
         from .. import actions, envelope, policy, runner
         from ..errors import EXIT_BLOCKED, CxoError
 
-        env = runner.run_issue(args.target, args.issue, args.run_id, args, say=lambda m: progress("cxo-run", m))
+        say = lambda m: progress("cxo-run", m)  # noqa: E731
+        if args.pr:
+            from ..rounds.run import run_pull
+
+            env = run_pull(args.target, args.pr, args.run_id, args, say=say)
+        else:
+            env = runner.run_issue(args.target, args.issue, args.run_id, args, say=say)
         envelope.write(env, sys.stdout)
         progress("cxo-run", runner.summary(env))
         if actions.active():

@@ -28,6 +28,22 @@ def _issue_summary(issue: dict, mode: str | None) -> dict:
     }
 
 
+def _round_verdict(issue: dict, labels: dict):
+    """A feedback round's issue: its PR carries the feedback, so the issue needs no trigger label; it must be open,
+    not taken over by a human (manual) and not being worked on (running)."""
+    verdict = classify(issue, labels)
+    have = {n.lower() for n in label_names(issue)}
+    if issue.get("state") == "closed":
+        return verdict
+    for key, why in (("manual", "manual: reserved for human work"), ("running", "running: a runner is working on it")):
+        if labels[key].lower() in have:
+            verdict.eligible, verdict.reason = False, why
+            return verdict
+    verdict.eligible, verdict.reason = True, "feedback round"
+    verdict.mode = "plan-auto" if verdict.mode == "plan-auto" else "auto"
+    return verdict
+
+
 def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     from ..agents import sandbox as sandboxes
     from ..connect import runner_logins, tracker_for
@@ -43,7 +59,8 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     number = env["issue"]["number"]
     issue = tracker.get_issue(number)
     env["issue"]["title"] = issue.get("title") or ""
-    verdict = classify(issue, policy.labels)
+    judge = _round_verdict if env.get("round") else (lambda issue, labels: classify(issue, labels))
+    verdict = judge(issue, policy.labels)
     note = ""
     if verdict.reason.startswith("running"):
         # agent:running with no live claim behind it: its runner died. The issue may be taken over (the rule
@@ -55,9 +72,9 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
             say(note)
             without = dict(issue, labels=[lab for lab in issue["labels"]
                                           if lab["name"].lower() != policy.label("running").lower()])
-            verdict = classify(without, policy.labels)
+            verdict = judge(without, policy.labels)
         else:
-            verdict = classify(issue, policy.labels)
+            verdict = judge(issue, policy.labels)
             verdict.reason = why
     in_tree = (env.get("tree") or {}).get("parent")
     if verdict.mode == "child" and in_tree and verdict.reason == f"child of #{in_tree}: runs with its parent's tree" \
@@ -102,7 +119,7 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
                               {"claimed": False, "winner": winner})
     # Won the claim; but a run that finished between our first read and our claim leaves the issue in
     # review or blocked (publish moves labels before it marks its claim done): then the work is not ours.
-    now = classify(tracker.get_issue(number), {**policy.labels, "running": "\0 not a label"})
+    now = judge(tracker.get_issue(number), {**policy.labels, "running": "\0 not a label"})
     if now.mode == "child" and in_tree and now.reason.startswith(f"child of #{in_tree}:"):
         now.eligible = True
     if not now.eligible:

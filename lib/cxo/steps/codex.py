@@ -75,7 +75,10 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     issue, tree = env["claim"]["issue"], env["worktree"]
     tracker = tracker or tracker_for(policy)
     report_path = output_dir(policy, env) / "report.json"
-    prompt = prompting.build(policy, issue, tracker.list_comments(issue["number"]), report_path, tree["branch"])
+    # A feedback round's prompt carries the reviewers' items (the round's comments live on the PR, not here).
+    context = prompting.feedback_context(env["round"]) if env.get("round") else ""
+    prompt = prompting.build(policy, issue, tracker.list_comments(issue["number"]), report_path, tree["branch"],
+                             context=context)
     env, report = run_agent(env, policy, args, say, prompt, "implement", "completion-report")
     if report is None:
         return env

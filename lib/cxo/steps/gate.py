@@ -23,11 +23,18 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     section = {"changes": changes.to_json(), "passed": False, "verdicts": [],
                "attention": needs_attention(changes.files + changes.deleted)}
     env["gate"] = section
-    say(f"change set: {len(changes.commits)} local commit(s), {len(changes.files)} file(s)")
-    if changes.commits and not policy["git"]["allowLocalCommits"]:
+    # A feedback round checks the whole PR against its base, but the agent's own work is what it added to the
+    # PR head the round started from.
+    start = env["worktree"].get("round_start_sha")
+    own = collect_changes(worktree, start) if start else changes
+    if start:
+        section["round_commits"] = own.commits
+        section["round_files"] = sorted(set(own.files + own.deleted))
+    say(f"change set: {len(own.commits)} local commit(s), {len(changes.files)} file(s)")
+    if own.commits and not policy["git"]["allowLocalCommits"]:
         return envelope.block(env, STEP, f"local commits are not allowed by policy (git.allowLocalCommits): the agent "
-                              f"made {len(changes.commits)}", {"commits": changes.commits})
-    if changes.empty:
+                              f"made {len(own.commits)}", {"commits": own.commits})
+    if own.empty:
         if report and report.get("noChangesNeeded"):
             # Nothing to publish but the agent's conclusion: publish reports it for review without a PR.
             say("no changes, and the report says none were needed")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .. import envelope, killpoints, report
 from ..errors import CxoError, InputError
+from ..feedback import pushed_marker
 from ..gitutil import git, remote, rev_parse
 from ..policy import render
 from ..tracker.base import write_once
@@ -55,7 +56,7 @@ def publishable_paths(env: dict) -> list[str]:
     return sorted(paths)
 
 
-def commit_checked(policy, env: dict, worktree: Path, say) -> bool:
+def commit_checked(policy, env: dict, worktree: Path, say, subject: str | None = None) -> bool:
     paths = publishable_paths(env)
     if not paths:
         return False
@@ -74,7 +75,8 @@ def commit_checked(policy, env: dict, worktree: Path, say) -> bool:
     if not git(worktree, "diff", "--cached", "--name-only").strip():
         return False  # already committed by an earlier, interrupted publish
     # The title is the issue author's: one line, so it cannot forge trailers or a second paragraph.
-    message = f"cxo: {one_line(issue['title'])} (#{issue['number']})\n\nCxo-Run: {env['run_id']}\n"
+    subject = subject or f"cxo: {one_line(issue['title'])} (#{issue['number']})"
+    message = f"{subject}\n\nCxo-Run: {env['run_id']}\n"
     # No hooks: the agent could have planted some, and they would run with the runner's rights.
     git(worktree, "commit", "--quiet", "--no-verify", "-F", "-", env=author, input=message)
     say(f"committed {len(paths)} checked file(s) as the runner")
@@ -162,7 +164,8 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     killpoints.reached("publish:after-push")
     values = {"issueNumber": number, "issueTitle": one_line(issue["title"])}
     title = one_line(render(policy["pullRequest"]["titleTemplate"], values, "pullRequest.titleTemplate"), 250)
-    body = report.review_report(env, report.pr_marker(number))
+    # The pushed commit, in a runner-owned marker: a later feedback round tells a human's push from its own.
+    body = report.review_report(env, report.pr_marker(number) + pushed_marker(head))
     pull = tracker.find_pull(branch, state="open")
     if pull is None:
         pull = write_once(lambda: tracker.create_pull(title, branch, tree["base_branch"], body, draft=True),

@@ -1,0 +1,120 @@
+"""`cxo-run --pr N`: one feedback round on a cxo draft PR, or the one notice that it had its rounds.
+
+The steps are the pipeline's (claim, agent, gates) with the round's own worktree and publish; the envelope's
+`round` section carries the PR, the round number and the feedback items. A round killed mid-way is resumed
+from its saved envelopes like any run (runner.run_issue hands it back here).
+"""
+
+from .. import envelope
+from ..feedback import REPORT, collect, is_cxo_pull, last_pushed
+from ..pipeline import run_steps
+from . import publish as round_publish
+from . import report as round_report
+from . import worktree as round_worktree
+
+MODULES = {"worktree": round_worktree, "publish": round_publish}
+AFTER_CLAIM = ("worktree", "codex", "gate", "publish")
+
+
+def run_pull(target, pull_number: int, run_id: str | None = None, args=None, say=None) -> dict:
+    """One round on PR `pull_number` (see the module docstring); returns the final envelope."""
+    from .. import policy as policy_mod
+    from .. import recovery
+    from ..connect import runner_logins, tracker_for
+
+    say = say or (lambda message: None)
+    policy = policy_mod.load(target)
+    tracker = tracker_for(policy)
+    pull = tracker.get_pull(pull_number)
+    logins = runner_logins(policy, tracker)
+    match = REPORT.search(pull.get("body") or "")
+    if not match or not is_cxo_pull(pull, logins):
+        from ..errors import InputError
+
+        raise InputError(f"--pr {pull_number}: not a pull request cxo opened (no runner-written report in its "
+                         "body): feedback rounds run only on cxo's own draft PRs")
+    issue = int(match.group(1))
+    lock = recovery.IssueLock(policy, issue)
+    if not lock.acquire():
+        say(f"another run on this host holds {lock.path}: leaving PR #{pull_number} to it")
+        return envelope.block(envelope.new(policy.target, issue, run_id), "claim",
+                              "another run on this host is working on this issue", {"claimed": False})
+    try:
+        saved = None if run_id else recovery.latest_unfinished(policy, issue)
+        if saved is not None and (saved.get("round") or {}).get("pull") == pull_number and "claim" in saved:
+            return resume(policy, tracker, saved, args, say)
+        return start(policy, tracker, pull, issue, logins, run_id, args, say)
+    finally:
+        lock.release()
+
+
+def start(policy, tracker, pull: dict, issue: int, logins: set[str], run_id, args, say) -> dict:
+    number = pull["number"]
+    env = envelope.new(policy.target, issue, run_id)
+    if pull.get("state") != "open" or not pull.get("draft"):
+        say(f"PR #{number} is {'not a draft' if pull.get('state') == 'open' else pull.get('state')}: "
+            "feedback rounds run on open draft PRs only")
+        return envelope.block(env, "claim", f"not eligible: PR #{number} is not an open draft",
+                              {"claimed": False})
+    conversation = tracker.list_comments(number)
+    found = collect(policy, pull, tracker.list_reviews(number), tracker.list_review_comments(number),
+                    conversation, logins)
+    max_rounds = policy["feedback"]["maxRounds"]
+    done = len(found["rounds"])
+    if not found["triggers"]:
+        say(f"PR #{number}: no trusted feedback to act on")
+        return envelope.block(env, "claim", "not eligible: no trusted feedback since the last round",
+                              {"claimed": False, "ignored": found["ignored"]})
+    if done >= max_rounds:
+        _stop_once(tracker, pull, conversation, logins, max_rounds, say)
+        return envelope.block(env, "claim", f"not eligible: PR #{number} had its {max_rounds} feedback "
+                              "round(s) (feedback.maxRounds)", {"claimed": False})
+    env["round"] = {"pull": number, "n": done + 1, "max_rounds": max_rounds, "branch": pull["head"]["ref"],
+                    "base_branch": pull["base"]["ref"], "pr_url": pull.get("html_url") or pull.get("url") or "",
+                    "last_pushed": last_pushed(pull, found["rounds"]),
+                    "items": [{k: v for k, v in item.items() if v is not None} for item in found["items"]],
+                    "triggers": found["triggers"], "ignored": found["ignored"]}
+    say(f"PR #{number}: feedback round {done + 1} of {max_rounds} for issue #{issue} "
+        f"({len(found['items'])} item(s))")
+    env = run_steps(env, policy, say, args, tracker, ("claim",))
+    if envelope.is_blocked(env):
+        return run_steps(env, policy, say, args, tracker, ("publish",), MODULES)
+    taken = _already_done(policy, tracker, env, logins)
+    if taken:
+        return taken
+    return run_steps(env, policy, say, args, tracker, AFTER_CLAIM, MODULES)
+
+
+def resume(policy, tracker, saved: dict, args, say) -> dict:
+    from .. import recovery
+
+    say(f"resuming feedback round {saved['round']['n']} (run {saved['run_id']}) after "
+        f"{saved['steps_done'][-1] if saved['steps_done'] else 'start'}")
+    env = recovery.prepare(policy, tracker, saved, say)
+    return run_steps(env, policy, say, args, tracker, recovery.remaining_steps(env), MODULES)
+
+
+def _already_done(policy, tracker, env: dict, logins: set[str]) -> dict | None:
+    """Won the claim, but another host may have finished this very round between our read and our claim: its
+    report is on the PR. Then withdraw, as the claim step does when an issue changed while claiming."""
+    from ..feedback import round_comments
+
+    info = env["round"]
+    rounds = round_comments(tracker.list_comments(info["pull"]), logins)
+    if len(rounds) < info["n"]:
+        return None
+    claim = env["claim"]
+    tracker.delete_comment(claim["comment_id"])
+    tracker.remove_label(env["issue"]["number"], policy.label("running"))
+    return envelope.block(env, "claim", f"round {info['n']} on PR #{info['pull']} was done by another runner",
+                          {"claimed": False})
+
+
+def _stop_once(tracker, pull: dict, conversation: list[dict], logins: set[str], max_rounds: int, say) -> None:
+    from ..feedback import STOPPED
+
+    if any(STOPPED in (c.get("body") or "") for c in conversation
+           if str((c.get("user") or {}).get("login") or "").lower() in logins):
+        return
+    tracker.create_comment(pull["number"], round_report.stopped_notice(max_rounds))
+    say(f"PR #{pull['number']}: had its {max_rounds} feedback round(s); said so once on the PR")
