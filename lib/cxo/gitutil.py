@@ -59,9 +59,9 @@ def git(cwd: Path | str, *args: str, env: dict | None = None, retcode=0, input: 
 
 def remote(cwd: Path | str, command: str, url: str, refspec: str | list[str], *options: str,
            token: str | None = None) -> str:
-    """`git fetch|push` of one refspec (or a list of them) to exactly `url`. The token reaches git only through a credential helper bound to that
-    URL that reads it from an inherited pipe: never argv, the environment, a file or any git config.
-    Refused when the configuration would rewrite the URL (url.*.insteadOf / pushInsteadOf)."""
+    """`git fetch|push` of one refspec (or a list of them) to exactly `url`. The token reaches git only through
+    a credential helper bound to that URL that reads it from an inherited pipe: never argv, the environment, a
+    file or any git config. Refused when the configuration would rewrite the URL (url.*.insteadOf / pushInsteadOf)."""
     import os
     import subprocess
 

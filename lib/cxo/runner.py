@@ -78,5 +78,9 @@ def summary(env: dict) -> str:
     pull = publish.get("pull_request") or {}
     if env["status"] == "blocked":
         return f"blocked at {env['blocked']['step']}: {env['blocked']['reason']}"
+    if env.get("round") and pull:
+        return f"feedback round {env['round']['n']} on draft PR #{pull['number']}: " + (
+            f"pushed {publish['pushed_sha'][:12]}" if publish.get("pushed_sha") != env["round"].get("head_sha")
+            else "no new commit")
     return f"draft PR #{pull.get('number')} {pull.get('html_url', '')}".strip() if pull else "reviewed, no PR"
 

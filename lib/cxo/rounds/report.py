@@ -44,7 +44,7 @@ def round_report(env: dict, addressed: dict) -> str:
     if env.get("blocked"):
         lines += [f"**Blocked** at `{env['blocked']['step']}`: {report._text(env['blocked']['reason'], 1000)}", "",
                   "Nothing was pushed; the feedback below counts as handled by this round. Fix the cause, then ask "
-                  f"again (a new review or a comment with the trigger) for another round."]
+                  "again (a new review or a comment with the trigger) for another round."]
     elif publish.get("pushed_sha") and publish["pushed_sha"] != info.get("head_sha"):
         lines += [f"Pushed `{publish['pushed_sha'][:12]}` on `{report._text(info['branch'], 200)}` "
                   f"(fast-forward from `{info['head_sha'][:12]}`)."]
