@@ -19,7 +19,7 @@ from cxo import workflows
 
 BIN = Path(sys.executable).parent
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
-EMPTY_CONTEXTS = ("secrets.", "steps.", "vars.")  # not configured in a test: GitHub gives ''
+EMPTY_CONTEXTS = ("secrets.", "steps.app-token.", "vars.")  # not configured in a test: GitHub gives ''
 
 
 def workflow() -> dict:
@@ -95,17 +95,22 @@ def list_matrix(clone: Path, token: str, api_url: str, runner_temp: Path, reques
     """Job 1: its `List eligible issues` step's shell, run by bash in the checkout; returns fromJSON(issues)."""
     import json
 
+    return json.loads(eligible_outputs(clone, token, api_url, runner_temp, requested)["issues"])
+
+
+def eligible_outputs(clone: Path, token: str, api_url: str, runner_temp: Path, requested: str = "",
+                     tree: str = "") -> dict[str, str]:
+    """Job 1's outputs (`issues`, `tree`, `more-trees`) as its `outputs:` map them."""
     job = workflow()["jobs"]["eligible"]
     found = step(job, "list")
     env = base_env(token, api_url, runner_temp)
-    env.update(step_env(found, {"github.token": token, "inputs.issue": requested}))
+    env.update(step_env(found, {"github.token": token, "inputs.issue": requested, "inputs.tree": tree}))
     proc = subprocess.run(["bash", "-e", "-c", found["run"]], cwd=clone, env=env, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]  # workflow commands go to stdout
     outputs = parse_output_file(Path(env["GITHUB_OUTPUT"]).read_text())
-    # The job's `outputs:` maps issues to steps.list.outputs.issues.
-    assert job["outputs"]["issues"].replace(" ", "") == "${{steps.list.outputs.issues}}"
-    return json.loads(outputs["issues"])
+    return {name: resolve(value, {f"steps.list.outputs.{k}": v for k, v in outputs.items()})
+            for name, value in job["outputs"].items()}
 
 
 @dataclass
