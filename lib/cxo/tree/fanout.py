@@ -102,14 +102,14 @@ def run_child(env: dict, policy, say, args, tracker) -> dict:
             f"## cxo: #{number} is ready for `{tree['integration_branch']}`\n\nChecked by the gates ({gates}) and "
             f"pushed as `{head[:12]}` on `{branch}`. The next tree step of #{tree['parent']} merges it into the "
             "integration branch; the integration draft PR will carry it.")
-    comment = publish.upsert_comment(tracker, number, marker, body)
-    labels = publish.move_labels(tracker, number, policy.label("review"), policy.label("running"))
-    env["publish"] = {"outcome": "review", "pushed_sha": head, "branch": branch, "commit_created": False,
-                      "comment": {"id": comment["id"], "url": comment.get("html_url", "")}, "labels": labels}
-    env = envelope.mark_done(env, "publish")
+    publish.upsert_comment(tracker, number, marker, body)
+    publish.move_labels(tracker, number, policy.label("review"), policy.label("running"))
+    # Not merged yet (`merge` empty): the next tree step merges `sha` into the integration branch.
+    env["integrate"] = {"sha": head, "merge": "", "integration_branch": tree["integration_branch"]}
+    env = envelope.mark_done(env, "integrate")
     from ..pipeline import save
 
-    save(policy, env, 5, "publish")
+    save(policy, env, 5, "integrate")
     return env
 
 
