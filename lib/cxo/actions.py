@@ -92,3 +92,23 @@ def publish(env: dict, state_dir: str, environ=None, stream=None) -> None:
     stream = stream or sys.stderr
     stream.write("".join(annotations(env)))
     stream.flush()
+
+
+def publish_tree_step(result: dict, environ=None, stream=None) -> None:
+    """`cxo-tree --parent N --step` in Actions: the step outputs `children` (the matrix of the child jobs, a JSON
+    list) and `status`, and one summary line; a no-op outside Actions."""
+    import json
+
+    environ = os.environ if environ is None else environ
+    if not active(environ):
+        return
+    if environ.get("GITHUB_OUTPUT"):
+        _append(environ["GITHUB_OUTPUT"], output_lines({"children": json.dumps(result["startable"]),
+                                                        "status": result["status"]}))
+    if environ.get("GITHUB_STEP_SUMMARY"):
+        started = ", ".join(f"#{n}" for n in result["startable"]) or "none"
+        _append(environ["GITHUB_STEP_SUMMARY"], f"cxo tree step for #{result['parent']}: {result['status']}; "
+                f"children starting: {started}\n")
+    if result["status"] == "blocked":
+        (stream or sys.stderr).write(formats.command("error", result.get("reason") or "the tree is blocked",
+                                                     title=f"cxo tree #{result['parent']}: blocked"))

@@ -31,6 +31,13 @@ def run_issue(target, issue: int, run_id: str | None = None, args=None, say=None
         if saved is not None and "claim" in saved:
             say(f"resuming run {saved['run_id']} after {saved['steps_done'][-1] if saved['steps_done'] else 'start'}")
             env = recovery.prepare(policy, tracker, saved, say)
+        elif getattr(args, "tree_parent", None):
+            # A child job of the tree fan-out (GitHub Actions): everything it starts from is on the remote.
+            from .tree import fanout
+
+            env = envelope.new(policy.target, issue, run_id)
+            env["tree"] = fanout.child_section(policy, tracker, args.tree_parent, issue)
+            return fanout.run_child(env, policy, say, args, tracker)
         else:
             env = run_steps(envelope.new(policy.target, issue, run_id), policy, say, args, tracker, ("claim",))
             pull = _feedback_pull(policy, tracker, env)
@@ -54,6 +61,33 @@ def run_issue(target, issue: int, run_id: str | None = None, args=None, say=None
     finally:
         lock.release()
 
+
+def run_tree_step(target, parent: int, args=None, say=None) -> dict:
+    """One step of an issue tree's fan-out (`cxo-tree --parent N --step`): claim the parent, its integration
+    worktree, then tree/fanout.py; returns the step's result (see fanout.tree_step)."""
+    from . import policy as policy_mod
+    from .connect import tracker_for
+    from .tree import fanout
+
+    say = say or (lambda message: None)
+    policy = policy_mod.load(target)
+    tracker = tracker_for(policy)
+    env = run_steps(envelope.new(policy.target, parent), policy, say, args, tracker, ("claim",))
+    if not envelope.is_blocked(env) and env["claim"]["issue"]["mode"] != "plan-auto":
+        env = envelope.block(env, "claim", f"#{parent} is not an {policy.label('planAuto')} parent", {})
+    if not envelope.is_blocked(env):
+        env = run_steps(env, policy, say, args, tracker, ("worktree",))
+    if envelope.is_blocked(env):
+        claimed = (env["blocked"].get("details") or {}).get("claimed", True) and "claim" in env
+        if claimed:
+            run_steps(env, policy, say, args, tracker, ("publish",))
+        # Not claimed (another step holds the parent, or it is in review): nothing to start from this step.
+        return {"parent": parent, "status": "blocked" if claimed else "skipped", "startable": [],
+                "reason": env["blocked"]["reason"]}
+    env, result = fanout.tree_step(env, policy, say, args, tracker)
+    if envelope.is_blocked(env):
+        result["reason"] = env["blocked"]["reason"]
+    return result
 
 
 def _feedback_pull(policy, tracker, env: dict) -> int | None:

@@ -46,6 +46,10 @@ on:
         description: "Issue number to run (empty: every eligible issue)"
         required: false
         type: string
+      tree:
+        description: "agent:plan-auto parent whose next tree step to run (cxo dispatches this itself)"
+        required: false
+        type: string
 
 permissions: {}
 
@@ -63,6 +67,8 @@ jobs:
       issues: read
     outputs:
       issues: ${{ steps.list.outputs.issues }}
+      tree: ${{ steps.list.outputs.tree }}
+      more-trees: ${{ steps.list.outputs.more-trees }}
     steps:
       - uses: @CHECKOUT@
         with:
@@ -78,8 +84,12 @@ jobs:
         env:
           GITHUB_TOKEN: ${{ github.token }}
           REQUESTED: ${{ inputs.issue }}
+          TREE: ${{ inputs.tree }}
         run: |
-          if [ -n "$REQUESTED" ]; then
+          if [ -n "$TREE" ]; then
+            case "$TREE" in *[!0-9]*) echo "::error::tree must be a number"; exit 2;; esac
+            echo '{"eligible": [{"number": '"$TREE"', "mode": "plan-auto"}]}' > status.json
+          elif [ -n "$REQUESTED" ]; then
             case "$REQUESTED" in *[!0-9]*) echo "::error::issue must be a number"; exit 2;; esac
             echo '{"eligible": [{"number": '"$REQUESTED"'}]}' > status.json
           else
@@ -87,8 +97,12 @@ jobs:
           fi
           python - >> "$GITHUB_OUTPUT" <<'PY'
           import json
-          numbers = [issue["number"] for issue in json.load(open("status.json"))["eligible"]]
-          print("issues=" + json.dumps(numbers))
+          eligible = json.load(open("status.json"))["eligible"]
+          # agent:plan-auto parents fan out as trees (one per workflow run, the others dispatched); the rest run.
+          trees = [issue["number"] for issue in eligible if issue.get("mode") == "plan-auto"]
+          print("issues=" + json.dumps([issue["number"] for issue in eligible if issue.get("mode") != "plan-auto"]))
+          print("tree=" + (str(trees[0]) if trees else ""))
+          print("more-trees=" + json.dumps(trees[1:]))
           PY
 
   run:
@@ -110,6 +124,135 @@ jobs:
       group: cxo-issue-${{ matrix.issue }}
       cancel-in-progress: false
     steps:
+@AGENT_SETUP@
+      - name: cxo-run
+        id: cxo
+        env:
+          GITHUB_TOKEN: ${{ steps.app-token.outputs.token || github.token }}
+          # The model's key reaches the agent only through codex.envPassthrough / the Codex adapter.
+          OPENAI_API_KEY: ${{ secrets.OPENAI_API_KEY }}
+          CXO_STATE_DIR: ${{ runner.temp }}/cxo-state
+          ISSUE: ${{ matrix.issue }}
+        run: cxo-run --issue "$ISSUE"
+      - name: Upload the run's state
+        if: always()
+        uses: @UPLOAD_ARTIFACT@
+        with:
+          name: cxo-state-${{ matrix.issue }}
+          path: ${{ runner.temp }}/cxo-state
+          if-no-files-found: ignore
+          retention-days: 14
+"""
+
+TREE_JOBS = """
+  # An agent:plan-auto tree fans out one step per workflow run: `tree` plans the parent or merges its finished
+  # children (all state on GitHub: child issues, labels, marker comments, branches), `child` runs each child that
+  # may start now on its own runner, and `next` dispatches this workflow again for the tree's next step.
+  tree:
+    name: cxo-tree #${{ needs.eligible.outputs.tree }}
+    needs: eligible
+    if: needs.eligible.outputs.tree != ''
+    runs-on: ubuntu-24.04
+    timeout-minutes: 90
+    permissions:
+      contents: write
+      issues: write
+      pull-requests: write
+    concurrency:
+      group: cxo-tree-${{ needs.eligible.outputs.tree }}
+      cancel-in-progress: false
+    outputs:
+      children: ${{ steps.step.outputs.children }}
+    steps:
+@AGENT_SETUP@
+      - name: cxo-tree step
+        id: step
+        env:
+          GITHUB_TOKEN: ${{ steps.app-token.outputs.token || github.token }}
+          OPENAI_API_KEY: ${{ secrets.OPENAI_API_KEY }}
+          CXO_STATE_DIR: ${{ runner.temp }}/cxo-state
+          PARENT: ${{ needs.eligible.outputs.tree }}
+        run: cxo-tree --parent "$PARENT" --step
+      - name: Upload the step's state
+        if: always()
+        uses: @UPLOAD_ARTIFACT@
+        with:
+          name: cxo-state-tree-${{ needs.eligible.outputs.tree }}
+          path: ${{ runner.temp }}/cxo-state
+          if-no-files-found: ignore
+          retention-days: 14
+
+  child:
+    name: cxo-run #${{ matrix.issue }} (child of #${{ needs.eligible.outputs.tree }})
+    needs: [eligible, tree]
+    if: needs.tree.outputs.children != '[]' && needs.tree.outputs.children != ''
+    runs-on: ubuntu-24.04
+    timeout-minutes: 90
+    permissions:
+      contents: write
+      issues: write
+      pull-requests: write
+    strategy:
+      fail-fast: false
+      max-parallel: @MAX_PARALLEL@  # concurrency.children in .codex-orchestrator/config.yaml
+      matrix:
+        issue: ${{ fromJSON(needs.tree.outputs.children) }}
+    concurrency:
+      group: cxo-issue-${{ matrix.issue }}
+      cancel-in-progress: false
+    steps:
+@AGENT_SETUP@
+      - name: cxo-run child
+        id: cxo
+        env:
+          GITHUB_TOKEN: ${{ steps.app-token.outputs.token || github.token }}
+          OPENAI_API_KEY: ${{ secrets.OPENAI_API_KEY }}
+          CXO_STATE_DIR: ${{ runner.temp }}/cxo-state
+          ISSUE: ${{ matrix.issue }}
+          PARENT: ${{ needs.eligible.outputs.tree }}
+        run: cxo-run --issue "$ISSUE" --tree-parent "$PARENT"
+      - name: Upload the run's state
+        if: always()
+        uses: @UPLOAD_ARTIFACT@
+        with:
+          name: cxo-state-${{ matrix.issue }}
+          path: ${{ runner.temp }}/cxo-state
+          if-no-files-found: ignore
+          retention-days: 14
+
+  next:
+    name: next tree steps
+    needs: [eligible, tree, child]
+    if: >-
+      always() && (needs.eligible.outputs.more-trees != '[]'
+      || needs.child.result == 'success' || needs.child.result == 'failure')
+    runs-on: ubuntu-24.04
+    # actions: write only here, and only to dispatch this workflow (POST …/dispatches): the jobs that run an
+    # agent never hold it. A dispatch made with GITHUB_TOKEN does start a new workflow run (unlike other events).
+    permissions:
+      actions: write
+    steps:
+      - name: Dispatch the next tree steps
+        env:
+          GITHUB_TOKEN: ${{ github.token }}
+          REF: ${{ github.ref_name }}
+          TREE: ${{ needs.eligible.outputs.tree }}
+          CHILDREN_RAN: ${{ needs.child.result }}
+          MORE: ${{ needs.eligible.outputs.more-trees }}
+        run: |
+          parents=$(python3 -c 'import json, os; print(*map(int, json.loads(os.environ["MORE"] or "[]")))')
+          case "$CHILDREN_RAN" in success|failure) parents="$TREE $parents";; esac
+          for parent in $parents; do
+            case "$parent" in ''|*[!0-9]*) echo "::error::not an issue number"; exit 2;; esac
+            curl --fail-with-body --silent --show-error -X POST \
+              -H "Authorization: Bearer $GITHUB_TOKEN" -H "Accept: application/vnd.github+json" \
+              "$GITHUB_API_URL/repos/$GITHUB_REPOSITORY/actions/workflows/cxo.yml/dispatches" \
+              -d '{"ref": "'"$REF"'", "inputs": {"tree": "'"$parent"'"}}'
+            echo "dispatched the next tree step of #$parent"
+          done
+"""
+
+AGENT_SETUP = """\
       - uses: @APP_TOKEN@
         id: app-token
         if: vars.CXO_APP_ID != ''
@@ -139,23 +282,6 @@ jobs:
             'profile bwrap /usr/bin/bwrap flags=(unconfined) {' '  userns,' '}' \\
             | sudo tee /etc/apparmor.d/bwrap > /dev/null
           sudo apparmor_parser -r /etc/apparmor.d/bwrap
-      - name: cxo-run
-        id: cxo
-        env:
-          GITHUB_TOKEN: ${{ steps.app-token.outputs.token || github.token }}
-          # The model's key reaches the agent only through codex.envPassthrough / the Codex adapter.
-          OPENAI_API_KEY: ${{ secrets.OPENAI_API_KEY }}
-          CXO_STATE_DIR: ${{ runner.temp }}/cxo-state
-          ISSUE: ${{ matrix.issue }}
-        run: cxo-run --issue "$ISSUE"
-      - name: Upload the run's state
-        if: always()
-        uses: @UPLOAD_ARTIFACT@
-        with:
-          name: cxo-state-${{ matrix.issue }}
-          path: ${{ runner.temp }}/cxo-state
-          if-no-files-found: ignore
-          retention-days: 14
 """
 
 GATES_WORKFLOW = """\
@@ -205,6 +331,7 @@ jobs:
 
 
 def render(template: str, max_parallel: int) -> str:
+    template = template.replace("@AGENT_SETUP@\n", AGENT_SETUP)
     values = {"@CXO_VERSION@": __version__, "@CODEX_VERSION@": CODEX_VERSION, "@PYTHON_VERSION@": PYTHON_VERSION,
               "@MAX_PARALLEL@": str(max_parallel), "@CHECKOUT@": uses("checkout"),
               "@SETUP_PYTHON@": uses("setup-python"), "@UPLOAD_ARTIFACT@": uses("upload-artifact"),
@@ -216,4 +343,5 @@ def render(template: str, max_parallel: int) -> str:
 
 def files(max_parallel: int = 2) -> dict[str, str]:
     """{relative path: text} of both workflows."""
-    return {PATHS["run"]: render(RUN_WORKFLOW, max_parallel), PATHS["gates"]: render(GATES_WORKFLOW, max_parallel)}
+    return {PATHS["run"]: render(RUN_WORKFLOW + TREE_JOBS, max_parallel),
+            PATHS["gates"]: render(GATES_WORKFLOW, max_parallel)}

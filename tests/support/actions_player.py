@@ -19,7 +19,7 @@ from cxo import workflows
 
 BIN = Path(sys.executable).parent
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
-EMPTY_CONTEXTS = ("secrets.", "steps.", "vars.")  # not configured in a test: GitHub gives ''
+EMPTY_CONTEXTS = ("secrets.", "steps.app-token.", "vars.")  # not configured in a test: GitHub gives ''
 
 
 def workflow() -> dict:
@@ -95,17 +95,22 @@ def list_matrix(clone: Path, token: str, api_url: str, runner_temp: Path, reques
     """Job 1: its `List eligible issues` step's shell, run by bash in the checkout; returns fromJSON(issues)."""
     import json
 
+    return json.loads(eligible_outputs(clone, token, api_url, runner_temp, requested)["issues"])
+
+
+def eligible_outputs(clone: Path, token: str, api_url: str, runner_temp: Path, requested: str = "",
+                     tree: str = "") -> dict[str, str]:
+    """Job 1's outputs (`issues`, `tree`, `more-trees`) as its `outputs:` map them."""
     job = workflow()["jobs"]["eligible"]
     found = step(job, "list")
     env = base_env(token, api_url, runner_temp)
-    env.update(step_env(found, {"github.token": token, "inputs.issue": requested}))
+    env.update(step_env(found, {"github.token": token, "inputs.issue": requested, "inputs.tree": tree}))
     proc = subprocess.run(["bash", "-e", "-c", found["run"]], cwd=clone, env=env, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]  # workflow commands go to stdout
     outputs = parse_output_file(Path(env["GITHUB_OUTPUT"]).read_text())
-    # The job's `outputs:` maps issues to steps.list.outputs.issues.
-    assert job["outputs"]["issues"].replace(" ", "") == "${{steps.list.outputs.issues}}"
-    return json.loads(outputs["issues"])
+    return {name: resolve(value, {f"steps.list.outputs.{k}": v for k, v in outputs.items()})
+            for name, value in job["outputs"].items()}
 
 
 @dataclass
@@ -145,3 +150,90 @@ def play(clone: Path, clone_url: str, token: str, api_url: str, work: Path, runn
     matrix = list_matrix(clone, token, api_url, work / "eligible-temp")
     with ThreadPoolExecutor(max_workers=runners) as pool:
         return list(pool.map(lambda n: run_entry(n, clone_url, token, api_url, work), matrix))
+
+
+# --- the tree fan-out: tree -> child jobs -> next (dispatch) -> tree … --------------------------------------
+@dataclass
+class JobResult:
+    job: str
+    label: str
+    returncode: int
+    stdout: str
+    stderr: str
+    outputs: dict[str, str]
+
+
+def run_job(job_name: str, step_id: str, context: dict[str, str], clone_url: str, token: str, api_url: str,
+            work: Path, label: str, checkout: bool = True) -> JobResult:
+    """One job on a fresh runner: its own clone, RUNNER_TEMP and XDG_STATE_HOME, all deleted when the job ends, so
+    nothing a later job reads can come from this runner's disk."""
+    import shutil
+
+    from cxo.gitutil import token_env
+
+    job = workflow()["jobs"][job_name]
+    runner = work / f"{job_name}-{label}"
+    clone, runner_temp = runner / "checkout", runner / "temp"
+    runner.mkdir(parents=True)
+    if checkout:
+        subprocess.run(["git", "clone", "-q", clone_url, str(clone)], check=True, capture_output=True,
+                       env={**os.environ, **token_env(token)})
+    else:
+        clone.mkdir()
+    found = step(job, step_id)
+    env = base_env(token, api_url, runner_temp)
+    env["XDG_STATE_HOME"] = str(runner / "xdg-state")
+    env["GITHUB_REPOSITORY"] = "acme/widgets"
+    env.update(step_env(found, {"runner.temp": str(runner_temp), "github.token": token, **context}))
+    proc = subprocess.run(["bash", "-e", "-c", found["run"]], cwd=clone, env=env, capture_output=True, text=True,
+                          timeout=600)
+    outputs = parse_output_file(Path(env["GITHUB_OUTPUT"]).read_text())
+    shutil.rmtree(runner)
+    return JobResult(job_name, label, proc.returncode, proc.stdout, proc.stderr,
+                     {name: resolve(value, {f"steps.{step_id}.outputs.{k}": v for k, v in outputs.items()})
+                      for name, value in (job.get("outputs") or {}).items()})
+
+
+def play_tree(parent: int, clone_url: str, token: str, api, work: Path, runners: int,
+              max_runs: int = 12) -> list[list[JobResult]]:
+    """Workflow runs for `parent`, each started by the previous run's dispatch (read back from the hub), until a
+    run dispatches nothing. Returns each run's jobs. The first run is a dispatch with `tree` = parent."""
+    import json
+
+    runs, inputs, seen = [], {"tree": str(parent)}, 0
+    while inputs is not None:
+        assert len(runs) < max_runs, "the tree never settled"
+        n = len(runs)
+        jobs: list[JobResult] = []
+        eligible = eligible_outputs(_fresh(clone_url, token, work / f"run{n}-eligible"), token, api.url,
+                                    work / f"run{n}-eligible-temp", tree=inputs["tree"])
+        needs = {f"needs.eligible.outputs.{k}": v for k, v in eligible.items()}
+        tree = run_job("tree", "step", needs, clone_url, token, api.url, work, f"run{n}")
+        jobs.append(tree)
+        children = json.loads(tree.outputs.get("children") or "[]")
+        child_result = "skipped"
+        if children:  # the child job's `if:`
+            with ThreadPoolExecutor(max_workers=runners) as pool:
+                done = list(pool.map(lambda c, needs=needs, n=n: run_job(
+                    "child", "cxo", {**needs, "matrix.issue": str(c)}, clone_url, token, api.url, work, f"run{n}-{c}"),
+                    children))
+            jobs += done
+            child_result = "success" if all(j.returncode == 0 for j in done) else "failure"
+        if eligible["more-trees"] != "[]" or child_result in ("success", "failure"):  # the next job's `if:`
+            jobs.append(run_job("next", "Dispatch the next tree steps",
+                                {**needs, "needs.child.result": child_result, "github.ref_name": "main"},
+                                clone_url, token, api.url, work, f"run{n}", checkout=False))
+        runs.append(jobs)
+        dispatches = api.admin("GET", "/_hub/dispatches")
+        new, seen = dispatches[seen:], len(dispatches)
+        assert len(new) <= 1, new
+        inputs = new[0]["inputs"] if new else None
+    return runs
+
+
+def _fresh(clone_url: str, token: str, path: Path) -> Path:
+    from cxo.gitutil import token_env
+
+    subprocess.run(["git", "clone", "-q", clone_url, str(path)], check=True, capture_output=True,
+                   env={**os.environ, **token_env(token)})
+    return path

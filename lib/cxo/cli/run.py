@@ -23,6 +23,10 @@ def main(argv=None) -> int:
     p.add_argument("--replan", action="store_true",
                    help="agent:plan-auto parents: ask for a new plan; children are updated by Stable ID, never "
                         "duplicated")
+    p.add_argument("--tree-parent", type=issue_arg, metavar="P",
+                   help="run a child of the issue tree P as one job of its fan-out (GitHub Actions): start from P's "
+                        "integration branch on the remote, push the child branch; `cxo-tree --parent P --step` "
+                        "merges it")
     p.add_argument("--restart", action="store_true",
                    help="start a fresh run even when an interrupted run of this issue could be resumed")
     p.add_argument("--idle-timeout", type=seconds_arg, metavar="S", help="limit on time without agent output")

@@ -81,6 +81,7 @@ class Hub:
         self.base = ""  # set once the server knows its port
         self.on_response = None
         self.stats_lock = threading.Lock()
+        self.dispatches: list[dict] = []  # workflow dispatches, in order (api/actions.py)
         self.reset_stats()
         self.rate: dict[str, list] = {}
 

@@ -19,6 +19,12 @@ def hub_reset(hub, req):
     return 200, {"ok": True}, {}
 
 
+@route("GET", "/_hub/dispatches", "hub/dispatches")
+def hub_dispatches(hub, req):
+    with hub.stats_lock:
+        return 200, list(hub.dispatches), {}
+
+
 @route("GET", "/_hub/faults", "hub/get-faults")
 def hub_get_faults(hub, req):
     return 200, hub.faults.to_json(), {}
