@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.rounds.test_round_run import (
-    R,
     RUNNER,
+    R,
     branch_head,
     changes_requested,
     first_pr,
