@@ -89,10 +89,12 @@ def prepare(policy, tracker, env: dict, say) -> dict:
         if restored:
             say(f"restored shared git state the cut-off agent had changed: {', '.join(restored[:5])}")
         if tree.is_dir():
-            # The agent was cut off: its partial output is untrusted. Start it again from the base.
-            git(tree, "reset", "--quiet", "--hard", env["worktree"]["base_sha"])
+            # The agent was cut off: its partial output is untrusted. Start it again from the base (a continued
+            # run from where it started: the work kept at the token budget).
+            start = env["worktree"]["head_sha"] if env["claim"].get("continue_from") else env["worktree"]["base_sha"]
+            git(tree, "reset", "--quiet", "--hard", start)
             git(tree, "clean", "-fdq")
-            say(f"reset {tree} to {env['worktree']['base_sha'][:12]} for a fresh agent run")
+            say(f"reset {tree} to {start[:12]} for a fresh agent run")
     return env
 
 
