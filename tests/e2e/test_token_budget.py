@@ -112,6 +112,15 @@ def test_a_token_budget_stop_keeps_the_work_locally_and_continue_finishes_to_a_p
     assert f"| `{final['run_id']}` | finished | 450 | 400 | 0 | 50 |" in body
     assert "| all 2 runs | | 1,650 | 1,300 | 100 | 350 |" in body
     assert "### Work kept at the token budget" in body and SECRETISH not in body
+    # cxo-status shows each local run's tokens and wall time.
+    from cxo import policy, status
+
+    runs = {r["run_id"]: r for r in status.local_state(policy.load(target_repo))["runs"]}
+    assert runs[stopped["run_id"]]["usage"]["total_tokens"] == 1200 and runs[stopped["run_id"]]["budget_stopped"]
+    assert runs[final["run_id"]]["usage"]["total_tokens"] == 450
+    shown = status.table({"repository": "acme/widgets", "eligible": [], "skipped": [],
+                          "local": {"runs": list(runs.values()), "worktrees": []}})
+    assert "agent: 1,200 tokens" in shown and "(token budget)" in shown and "agent: 450 tokens" in shown
 
 
 def test_continue_is_refused_without_a_budget_stop_and_nothing_is_written(target_repo, hub_repo, tmp_path):
