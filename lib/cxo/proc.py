@@ -89,12 +89,15 @@ class Finished:
     timed_out: bool = False
     idle_timed_out: bool = False
     last_event: str = ""
+    stopped: bool = False  # killed because `stop()` said so (the token budget)
 
 
 def _watch(proc, started: float, state: dict, timeout_s: float, idle_timeout_s: float, say,
-           stop=None) -> tuple[bool, bool]:
-    """Wait for `proc`, killing it on the total or idle timeout (or when `stop()` says so). (timed out, idle)."""
+           stop=None) -> tuple[bool, bool, bool]:
+    """Wait for `proc`, killing it on the total or idle timeout, or when `stop()` says so (checked about once a
+    second). (timed out, idle, stopped)."""
     next_progress = started + PROGRESS_EVERY
+    next_stop_check = started
     while proc.poll() is None:
         now = time.monotonic()
         timed_out = now - started > timeout_s
@@ -102,7 +105,14 @@ def _watch(proc, started: float, state: dict, timeout_s: float, idle_timeout_s: 
         if timed_out or idle:
             say(f"agent {'timed out' if timed_out else 'idle too long'} after {now - started:.0f}s: killing it")
             kill_group(proc)
-            return timed_out, idle
+            return timed_out, idle, False
+        if stop is not None and now >= next_stop_check:
+            next_stop_check = now + 1.0
+            why = stop()
+            if why:
+                say(f"{why} after {now - started:.0f}s: stopping the agent")
+                kill_group(proc)
+                return False, False, True
         if state["last_event"]:
             from . import killpoints
 
@@ -111,15 +121,17 @@ def _watch(proc, started: float, state: dict, timeout_s: float, idle_timeout_s: 
             say(f"agent running {now - started:.0f}s; last: {state['last_event'] or '(no output yet)'}")
             next_progress = now + PROGRESS_EVERY
         time.sleep(0.1)
-    return False, False
+    return False, False, False
 
 
 def run_logged(argv: list[str], *, cwd: Path, env: dict, stdin_path: Path, log_path: Path, timeout_s: float,
                idle_timeout_s: float, say, describe=None, events_path: Path | None = None,
-               sandbox: Wrapper | None = None) -> Finished:
+               sandbox: Wrapper | None = None, meter=None) -> Finished:
     """Run `argv`; every output line goes to `log_path` (and JSON lines also to `events_path`).
 
-    `describe(line) -> str | None` turns an output line into a short progress note.
+    `describe(line) -> str | None` turns an output line into a short progress note. `meter` (a usage.Meter)
+    is fed every line and polled while the agent runs; once it is exhausted the agent's process group is
+    killed like on a timeout (`Finished.stopped`).
     """
     started = time.monotonic()
     state = {"last_output": started, "last_event": ""}
@@ -140,11 +152,20 @@ def run_logged(argv: list[str], *, cwd: Path, env: dict, stdin_path: Path, log_p
                 note = describe(line) if describe else line.strip()[:120]
                 if note:
                     state["last_event"] = note
+                if meter is not None:
+                    meter.feed(line)
+
+        def over_budget() -> str | None:
+            meter.poll()
+            if meter.exhausted():
+                return f"token budget reached ({meter.usage()['total_tokens']:,} of {meter.limit:,} tokens)"
+            return None
 
         reader = threading.Thread(target=pump, daemon=True)
         reader.start()
         try:
-            timed_out, idle = _watch(proc, started, state, timeout_s, idle_timeout_s, say)
+            timed_out, idle, stopped = _watch(proc, started, state, timeout_s, idle_timeout_s, say,
+                                              over_budget if meter is not None and meter.limit else None)
         except KeyboardInterrupt:
             kill_group(proc)
             raise
@@ -152,4 +173,6 @@ def run_logged(argv: list[str], *, cwd: Path, env: dict, stdin_path: Path, log_p
         reader.join(timeout=5)
         if events is not None:
             events.close()
-    return Finished(proc.returncode, time.monotonic() - started, timed_out, idle, state["last_event"])
+    if meter is not None:
+        meter.poll()
+    return Finished(proc.returncode, time.monotonic() - started, timed_out, idle, state["last_event"], stopped)

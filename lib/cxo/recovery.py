@@ -89,9 +89,10 @@ def prepare(policy, tracker, env: dict, say) -> dict:
         if restored:
             say(f"restored shared git state the cut-off agent had changed: {', '.join(restored[:5])}")
         if tree.is_dir():
-            # The agent was cut off: its partial output is untrusted. Start it again from the base.
-            # A feedback round starts again from the PR head it began at, not from the base.
-            start = env["worktree"].get("round_start_sha") or env["worktree"]["base_sha"]
+            # The agent was cut off: its partial output is untrusted. Start it again from where the run began: the
+            # base; a feedback round's PR head; a continued run's work kept at the token budget.
+            start = env["worktree"].get("round_start_sha") or (
+                env["worktree"]["head_sha"] if env["claim"].get("continue_from") else env["worktree"]["base_sha"])
             git(tree, "reset", "--quiet", "--hard", start)
             git(tree, "clean", "-fdq")
             say(f"reset {tree} to {start[:12]} for a fresh agent run")

@@ -137,6 +137,76 @@ def attention_lines(gate: dict) -> list[str]:
             f"the repository's workflows ({shown}). They steer what runs and what is checked."]
 
 
+def _seconds(value) -> str:
+    if value is None:
+        return "-"
+    value = float(value)
+    return f"{value:.0f}s" if value < 120 else f"{value // 60:.0f}m {value % 60:02.0f}s"
+
+
+def _tokens(figures) -> str:
+    if not figures or not figures.get("total_tokens"):
+        return "not reported | - | - | -"
+    return (f"{figures['total_tokens']:,} | {figures.get('input_tokens', 0):,} | "
+            f"{figures.get('cached_input_tokens', 0):,} | {figures.get('output_tokens', 0):,}")
+
+
+def spend_lines(env: dict) -> list[str]:
+    """Tokens and wall time per agent run (the runs a continued run carries on from, then this one)."""
+    from .budget import runs_spent
+
+    runs = runs_spent(env)
+    if not runs:
+        return []
+    lines = ["", "### Agent runs: tokens and wall time", "",
+             "| run | outcome | total tokens | input | cached input | output | wall time |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| `{_text(r.get('run_id'), 40)}` | {_text(r.get('outcome'), 30)} | {_tokens(r.get('usage'))} | "
+              f"{_seconds(r.get('duration_seconds'))} |" for r in runs[-MAX_ITEMS:]]
+    if len(runs) > 1:
+        from .usage import add, zero
+
+        total = zero()
+        for r in runs:
+            total = add(total, r.get("usage") or {})
+        wall = sum(float(r.get("duration_seconds") or 0) for r in runs)
+        lines.append(f"| all {len(runs)} runs | | {_tokens(total)} | {_seconds(wall)} |")
+    return lines
+
+
+def _kept_commits(gate: dict) -> list[str]:
+    kept = gate.get("kept_commits") or []
+    if not kept:
+        return []
+    return ["", "### Work kept at the token budget (runner commits, part of this change)"] + [
+        f"- `{c['sha'][:10]}` {_text(c.get('subject'), 120)}" for c in kept[:MAX_ITEMS]]
+
+
+def _budget_block(details: dict, number: int) -> list[str]:
+    """A token-budget stop: what was spent, the diffstat of the kept work, how to continue (runner facts)."""
+    stat = details.get("diffstat") or {}
+    spent = details.get("usage") or {}
+    lines = ["", "### Token budget reached",
+             f"- **Spent:** {spent.get('total_tokens', 0):,} tokens of the `codex.maxTokens` budget "
+             f"{details.get('max_tokens') or 0:,} (input {spent.get('input_tokens', 0):,}, cached input "
+             f"{spent.get('cached_input_tokens', 0):,}, output {spent.get('output_tokens', 0):,}) in "
+             f"{_seconds(details.get('duration_seconds'))} of wall time.",
+             "- **Work kept:** " + (f"local commit `{details['kept_sha'][:12]}` on the issue branch, never pushed."
+                                    if details.get("kept_sha") else "the agent left no changes to keep.")]
+    files = stat.get("files") or []
+    if files:
+        lines += ["", f"Diffstat against the base: {stat.get('file_count', len(files))} file(s), "
+                  f"+{stat.get('insertions', 0)} -{stat.get('deletions', 0)}", ""]
+        for f in files[:40]:
+            counts = "binary" if f.get("added") is None else f"+{f['added']} -{f['deleted']}"
+            lines.append(f"- {_code(f['path'])} {counts}")
+        if len(files) > 40 or stat.get("file_count", 0) > len(files[:40]):
+            lines.append(f"- … and {stat.get('file_count', len(files)) - 40} more")
+    lines += ["", f"**To continue:** `cxo-run --issue {number} --continue` resumes in the same worktree, from the "
+              "kept work (the issue may stay `agent:blocked` for it; cxo removes the label when it claims the run)."]
+    return lines
+
+
 def review_report(env: dict, marker: str) -> str:
     issue = env["claim"]["issue"]
     report = (env.get("codex") or {}).get("report")
@@ -146,6 +216,7 @@ def review_report(env: dict, marker: str) -> str:
              "The agent's summary:", ""] + _quote((report or {}).get("summary")) + [
              "", "### Changed files"] + _files(gate.get("changes") or {})
     lines += _commits((gate.get("changes") or {}).get("commits") or [])
+    lines += _kept_commits(gate)
     lines += attention_lines(gate) + isolation_line(env)
     lines += ["", "### Gates"] + _gates(gate.get("verdicts") or [])
     shots = [e["screenshot"] for v in gate.get("verdicts") or [] for e in v.get("evidence") or []
@@ -155,6 +226,7 @@ def review_report(env: dict, marker: str) -> str:
         lines += ["", "### Screenshots (made by the runner)"] + [
             f"- [{path}](../blob/{tree['branch']}/{path})" for path in shots]
     lines += _report_sections(report)
+    lines += spend_lines(env)
     lines += ["", "---", f"Run `{env['run_id']}` by `{env['claim']['runner']['name']}` on branch "
               f"`{tree['branch']}` from `{tree['base_sha'][:12]}`. This is a draft: review before merging.", "",
               f"Closes #{issue['number']}"]
@@ -171,18 +243,26 @@ def blocked_report(env: dict, marker: str, state_dir: str) -> str:
     agent = env.get("codex") or {}
     if blocked["step"] == "codex" and agent.get("log_path"):
         # Runner-written facts only: the agent's output may hold secrets or text aimed at readers.
-        how = "timed out" if agent.get("timed_out") or agent.get("idle_timed_out") else \
+        how = "stopped at the token budget" if agent.get("budget_stopped") else \
+            "timed out" if agent.get("timed_out") or agent.get("idle_timed_out") else \
             f"exit status {agent.get('exit_code')}"
         lines += ["", f"**Agent:** {how} after {agent.get('duration_seconds', 0):.1f}s. Its log is not posted; "
                   f"it stays on the runner's machine at `{agent['log_path']}`."]
+    details = blocked.get("details") or {}
+    if details.get("budget_stop"):
+        lines += _budget_block(details, number)
+    lines += spend_lines(env)
     verdicts = (env.get("gate") or {}).get("verdicts") or []
     if verdicts:
         lines += ["", "### Gates"] + _gates(verdicts)
     if tree:
         lines += ["", f"The worktree is preserved at `{tree['path']}` (branch `{tree['branch']}`); "
                   "nothing was pushed."]
-    lines += ["", "### What to do next",
-              "- Fix the cause (clarify the issue, adjust the policy, or fix the worktree by hand).",
+    lines += ["", "### What to do next"]
+    if details.get("budget_stop"):
+        lines.append(f"- Continue from the kept work: `cxo-run --issue {number} --continue` (same worktree and "
+                     "branch; raise `codex.maxTokens` first if the budget was too small).")
+    lines += ["- Fix the cause (clarify the issue, adjust the policy, or fix the worktree by hand).",
               "- Remove the `agent:blocked` label to make the issue eligible again, then rerun "
               f"`cxo-run --issue {number}` (or let the daemon pick it up).",
               f"- Replay one step from its saved envelope, e.g. `cxo-gate < {state_dir}/runs/{number}/"

@@ -12,6 +12,10 @@ def run_issue(target, issue: int, run_id: str | None = None, args=None, say=None
 
     say = say or (lambda message: None)
     policy = policy_mod.load(target)
+    if getattr(args, "continue_run", False):
+        from .budget import continuation
+
+        args.continue_from = continuation(policy, issue)  # refused (InputError) before any GitHub write
     lock = recovery.IssueLock(policy, issue)
     if not lock.acquire():
         env = envelope.new(policy.target, issue, run_id)

@@ -22,7 +22,11 @@ def local_state(policy) -> dict:
         runs.append({"issue": env.get("issue", {}).get("number"), "run_id": env.get("run_id"),
                      "last_step": saved[-1].stem[3:], "status": env.get("status"),
                      "state": "finished" if finished else "in progress or interrupted",
-                     "blocked_reason": (env.get("blocked") or {}).get("reason")})
+                     "blocked_reason": (env.get("blocked") or {}).get("reason"),
+                     # What the agent spent (docs: codex.maxTokens): tokens and wall time of this run.
+                     "usage": (env.get("codex") or {}).get("usage"),
+                     "duration_seconds": (env.get("codex") or {}).get("duration_seconds"),
+                     "budget_stopped": bool((env.get("codex") or {}).get("budget_stopped"))})
     worktrees = sorted(str(p) for p in policy.workspace_root.glob("issue-*")) if policy.workspace_root.is_dir() else []
     return {"runs": runs, "worktrees": worktrees}
 
@@ -119,6 +123,16 @@ def trees(policy, tracker, issues: list[dict]) -> list[dict]:
     return out
 
 
+def _spent(run: dict) -> str:
+    """`, agent: 12,345 tokens, 42s` for a run whose agent ran."""
+    if run.get("duration_seconds") is None:
+        return ""
+    total = (run.get("usage") or {}).get("total_tokens")
+    tokens = f"{total:,} tokens" if total else "tokens not reported"
+    return f", agent: {tokens}, {run['duration_seconds']:.0f}s" + (" (token budget)" if run.get("budget_stopped")
+                                                                     else "")
+
+
 def table(result: dict) -> str:
     lines = [f"{result['repository']}: {len(result['eligible'])} eligible, {len(result['skipped'])} skipped", ""]
     rows = [("#", "mode", "state", "reason", "title")]
@@ -150,6 +164,7 @@ def table(result: dict) -> str:
     if local["runs"] or local["worktrees"]:
         lines += ["", "local state:"]
         lines += [f"  run {r['run_id']} issue #{r['issue']}: {r['state']}, last step {r['last_step']}"
-                  + (f", blocked: {r['blocked_reason']}" if r["blocked_reason"] else "") for r in local["runs"]]
+                  + _spent(r) + (f", blocked: {r['blocked_reason']}" if r["blocked_reason"] else "")
+                  for r in local["runs"]]
         lines += [f"  worktree {Path(w).name}: {w}" for w in local["worktrees"]]
     return "\n".join(lines) + "\n"

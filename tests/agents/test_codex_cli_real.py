@@ -231,3 +231,37 @@ def test_real_codex_plans_a_parent_into_child_issues(target_repo, hub_repo, tmp_
     assert sorted(lab["name"] for lab in kids[0]["labels"]) == ["agent:child", "agent:manual"]
     first = server.requests[0]["body"]["input"][-1]["content"][0]["text"]
     assert "plan report" in first and "read-only" in first  # the planning prompt, not the implementer's
+
+
+def test_real_codex_is_stopped_mid_turn_at_the_token_budget_and_its_work_kept(target_repo, hub_repo):
+    """Codex prints its usage only at the turn's end (`turn.completed`); cxo reads the `token_count` events codex
+    writes to its session file under the per-run CODEX_HOME after each model response, so a budget stops the
+    agent in the middle of its turn: here after the second of six model responses (1,050 tokens each)."""
+    usage = {"input_tokens": 1000, "input_tokens_details": {"cached_tokens": 200}, "output_tokens": 50,
+             "output_tokens_details": {"reasoning_tokens": 10}, "total_tokens": 1050}
+    script = [
+        [{"shell": "printf '\\n\\ndef multiply(a, b):\\n    return a * b\\n' >> app/calc.py"}],
+        *[[{"shell": "sleep 2"}] for _ in range(4)],
+        [{"message": "done"}],
+    ]
+    server = ScriptedModelServer(script, usage=usage).start()
+    try:
+        write_policy(target_repo, {"github": {"owner": "acme", "repo": "widgets", "apiUrl": hub_repo.url},
+                                   "codex": codex_policy(server, maxTokens=2000)})
+        issue = hub_repo.api.ok("POST", "/repos/acme/widgets/issues", {"title": "Add multiply",
+                                                                        "labels": ["agent:auto"]})
+        final = run_issue(target_repo, issue["number"])
+    finally:
+        server.stop()
+    assert final["status"] == "blocked" and "token budget exhausted" in final["blocked"]["reason"]
+    codex = final["codex"]
+    assert codex["budget_stopped"] is True
+    assert codex["usage"]["total_tokens"] >= 2000 and codex["usage"]["cached_input_tokens"] >= 400
+    assert len(server.requests) < len(script)  # stopped before the turn's end: the final message never came
+    events = [json.loads(line)["type"] for line in Path(codex["events_path"]).read_text().splitlines()]
+    assert "turn.completed" not in events
+    worktree = final["worktree"]["path"]
+    shown = subprocess.run(["git", "-C", worktree, "show", f"{codex['kept_sha']}:app/calc.py"], capture_output=True,
+                           text=True, check=True).stdout
+    assert "def multiply" in shown
+    assert hub_repo.api.ok("GET", "/repos/acme/widgets/pulls?state=all") == []

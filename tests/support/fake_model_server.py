@@ -16,6 +16,7 @@ A turn is a list of actions:
 
 Codex sends the tool results back in the next POST as `function_call_output` /
 `custom_tool_call_output` items with the same `call_id`; `server.output_of(call_id)` finds them.
+Every response reports `usage` (default 1 input + 1 output token; `usage=` sets it).
 Once the script is used up the server answers `{"message": "done"}`. `fail_status=500` makes
 every POST to /responses fail with that status (`fail_times=N`: only the first N).
 Any other path answers 404 with an OpenAI-style error body, except GET `.../models` (an empty list).
@@ -73,10 +74,14 @@ def _event(kind: str, data: dict) -> bytes:
 
 
 class ScriptedModelServer:
-    def __init__(self, script: list[list[dict]], fail_status: int | None = None, fail_times: int | None = None):
+    def __init__(self, script: list[list[dict]], fail_status: int | None = None, fail_times: int | None = None,
+                 usage: dict | None = None):
         self.script = list(script)
         self.fail_status = fail_status
         self.fail_times = fail_times
+        # What every response reports it used (codex adds them up into its token_count events).
+        self.usage = usage or {"input_tokens": 1, "input_tokens_details": None, "output_tokens": 1,
+                               "output_tokens_details": None, "total_tokens": 2}
         self.requests: list[dict] = []  # POSTs to /responses: {"path", "headers", "body"}
         self.other_requests: list[dict] = []  # anything else codex asked for: {"method", "path"}
         self._lock = threading.Lock()
@@ -136,10 +141,7 @@ class ScriptedModelServer:
                         item = {"type": "message", "role": "assistant", "id": f"msg_{n}_{i}",
                                 "content": [{"type": "output_text", "text": action["message"]}]}
                     chunks.append(_event("response.output_item.done", {"item": item}))
-                chunks.append(_event("response.completed", {"response": {
-                    "id": f"resp_{n}", "usage": {"input_tokens": 1, "input_tokens_details": None,
-                                                 "output_tokens": 1, "output_tokens_details": None,
-                                                 "total_tokens": 2}}}))
+                chunks.append(_event("response.completed", {"response": {"id": f"resp_{n}", "usage": server.usage}}))
                 self._send(200, b"".join(chunks), "text/event-stream")
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

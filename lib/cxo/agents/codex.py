@@ -79,5 +79,6 @@ def run(codex_policy: dict, spec: AgentSpec, say, sandbox: str | None = None) ->
     argv = argv_for(codex_policy, spec, mode)
     done = proc.run_logged(argv, cwd=spec.worktree, env={**spec.env, **seed_env(spec)}, stdin_path=spec.prompt_path,
                            log_path=spec.log_path, timeout_s=spec.timeout_s, idle_timeout_s=spec.idle_timeout_s,
-                           say=say, describe=describe, events_path=spec.events_path, sandbox=spec.sandbox)
+                           say=say, describe=describe, events_path=spec.events_path, sandbox=spec.sandbox,
+                           meter=spec.meter)
     return result(argv, done, codex_sandbox=mode)

@@ -29,6 +29,10 @@ def main(argv=None) -> int:
                         "merges it")
     p.add_argument("--restart", action="store_true",
                    help="start a fresh run even when an interrupted run of this issue could be resumed")
+    p.add_argument("--continue", dest="continue_run", action="store_true",
+                   help="continue the issue's run that stopped at the token budget (codex.maxTokens): same worktree "
+                        "and branch, the kept work as the starting point; allowed while the issue is agent:blocked "
+                        "by that stop")
     p.add_argument("--idle-timeout", type=seconds_arg, metavar="S", help="limit on time without agent output")
     args = p.parse_args(argv)
 

@@ -59,8 +59,14 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     number = env["issue"]["number"]
     issue = tracker.get_issue(number)
     env["issue"]["title"] = issue.get("title") or ""
+    continuing = getattr(args, "continue_from", None)
+    blocked = policy.label("blocked")
+    was_blocked = blocked.lower() in {name.lower() for name in label_names(issue)}
+    # `cxo-run --continue` after a token-budget stop (lib/cxo/budget.py): the operator's request lifts
+    # agent:blocked; every other label rule stands.
+    labels = {**policy.labels, "blocked": "\0 not a label"} if continuing else policy.labels
     judge = _round_verdict if env.get("round") else (lambda issue, labels: classify(issue, labels))
-    verdict = judge(issue, policy.labels)
+    verdict = judge(issue, labels)
     note = ""
     if verdict.reason.startswith("running"):
         # agent:running with no live claim behind it: its runner died. The issue may be taken over (the rule
@@ -72,14 +78,16 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
             say(note)
             without = dict(issue, labels=[lab for lab in issue["labels"]
                                           if lab["name"].lower() != policy.label("running").lower()])
-            verdict = judge(without, policy.labels)
+            verdict = judge(without, labels)
         else:
-            verdict = judge(issue, policy.labels)
+            verdict = judge(issue, labels)
             verdict.reason = why
     in_tree = (env.get("tree") or {}).get("parent")
     if verdict.mode == "child" and in_tree and verdict.reason == f"child of #{in_tree}: runs with its parent's tree" \
             and policy.label("auto").lower() in {n.lower() for n in verdict.labels}:
         verdict.eligible = True  # an afk child, claimed by its own parent's tree run
+    if continuing:
+        note = (note + " " if note else "") + f"Continuing run {continuing['run_id']} from its token-budget stop."
     if not verdict.eligible or verdict.mode not in ("auto", "child", "plan-auto"):
         reason = verdict.reason if not verdict.eligible else f"{verdict.mode} issues are not run by cxo-run"
         say(f"issue #{number} is not eligible: {reason}")
@@ -119,7 +127,7 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
                               {"claimed": False, "winner": winner})
     # Won the claim; but a run that finished between our first read and our claim leaves the issue in
     # review or blocked (publish moves labels before it marks its claim done): then the work is not ours.
-    now = judge(tracker.get_issue(number), {**policy.labels, "running": "\0 not a label"})
+    now = judge(tracker.get_issue(number), {**labels, "running": "\0 not a label"})
     if now.mode == "child" and in_tree and now.reason.startswith(f"child of #{in_tree}:"):
         now.eligible = True
     if not now.eligible:
@@ -128,11 +136,18 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
             tracker.remove_label(number, running)
         say(f"issue #{number} changed while claiming ({now.reason}): withdrawing")
         return envelope.block(env, STEP, f"not eligible any more: {now.reason}", {"claimed": False})
+    removed = []
+    if continuing and was_blocked:
+        tracker.remove_label(number, blocked)
+        removed.append(blocked)
+        say(f"continuing run {continuing['run_id']}: removed {blocked}")
     say(f"claimed issue #{number} as run {env['run_id']}")
     env["claim"] = {
         "issue": _issue_summary(issue, verdict.mode),
         "runner": {"name": policy.runner_name, "host": socket.gethostname(), "pid": os.getpid()},
         "claimed_at": claim["claimed_at"], "lease_expires_at": claim["lease_expires_at"],
-        "comment_id": comment["id"], "labels_added": [running], "labels_removed": [],
+        "comment_id": comment["id"], "labels_added": [running], "labels_removed": removed,
     }
+    if continuing:
+        env["claim"]["continue_from"] = continuing
     return envelope.mark_done(env, STEP)

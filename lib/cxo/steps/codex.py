@@ -4,7 +4,7 @@ import json
 import re
 from pathlib import Path
 
-from .. import envelope, gitguard, jsonin
+from .. import budget, envelope, gitguard, jsonin, usage
 from ..agents import environment
 from ..agents import sandbox as sandboxes
 from ..agents.base import AgentSpec
@@ -79,6 +79,9 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     context = prompting.feedback_context(env["round"]) if env.get("round") else ""
     prompt = prompting.build(policy, issue, tracker.list_comments(issue["number"]), report_path, tree["branch"],
                              context=context)
+    continuing = env["claim"].get("continue_from")
+    if continuing:
+        prompt += "\n\n" + budget.continue_prompt(continuing)
     env, report = run_agent(env, policy, args, say, prompt, "implement", "completion-report")
     if report is None:
         return env
@@ -118,8 +121,12 @@ def run_agent(env: dict, policy, args, say, prompt: str, role: str, schema: str)
     for who in ("AUTHOR", "COMMITTER"):
         agent_env[f"GIT_{who}_NAME"] = policy["git"]["commitAuthorName"]
         agent_env[f"GIT_{who}_EMAIL"] = policy["git"]["commitAuthorEmail"]
+    codex_home = environment.codex_home(home) if builtin else None
     if builtin:
-        agent_env["CODEX_HOME"] = str(environment.codex_home(home))
+        agent_env["CODEX_HOME"] = str(codex_home)
+    # The budget stops an implementing agent only: its work is kept and continued (lib/cxo/budget.py).
+    max_tokens = codex.get("maxTokens") if role == "implement" else None
+    meter = usage.Meter(max_tokens, codex_home)
     scope = sandboxes.worktree_scope(policy, worktree, run_dir / "agent-scratch", writable=[out_dir, home],
                                      readable=[prompt_path])
     box = sandboxes.make(policy, scope)
@@ -129,7 +136,8 @@ def run_agent(env: dict, policy, args, say, prompt: str, role: str, schema: str)
                      run_dir=run_dir, log_path=run_dir / "agent.log",
                      events_path=run_dir / "agent-events.jsonl" if builtin else None,
                      last_message_path=out_dir / "last-message.md" if builtin else None,
-                     timeout_s=float(timeout), idle_timeout_s=float(idle), env=agent_env, sandbox=box, role=role)
+                     timeout_s=float(timeout), idle_timeout_s=float(idle), env=agent_env, sandbox=box, role=role,
+                     meter=meter)
     if builtin:
         from ..agents import codex as adapter
     else:
@@ -147,7 +155,9 @@ def run_agent(env: dict, policy, args, say, prompt: str, role: str, schema: str)
     # Before any other runner git command: put back whatever the agent changed in shared git state.
     tampered = gitguard.restore(baseline)
     gitguard.done(baseline, policy.state_dir)
-    say(f"agent finished with status {result.exit_code} after {result.duration_s:.1f}s")
+    spent = meter.usage()
+    say(f"agent finished with status {result.exit_code} after {result.duration_s:.1f}s; "
+        f"tokens: {usage.describe(spent)}")
     section = {
         "agent": "codex" if builtin else "command", "command": [redact(a) for a in result.command],
         "exit_code": result.exit_code, "duration_seconds": round(result.duration_s, 3),
@@ -157,6 +167,7 @@ def run_agent(env: dict, policy, args, say, prompt: str, role: str, schema: str)
         "last_message_path": str(spec.last_message_path) if spec.last_message_path else None,
         "report": None, "head_sha": rev_parse(worktree, "HEAD"),
         "isolation": box.kind, "codex_sandbox": result.codex_sandbox,
+        "usage": spent, "max_tokens": max_tokens, "budget_stopped": result.budget_stopped, "kept_sha": None,
     }
     env["codex"] = section
     # The log stays local: the agent's output is never quoted in what the runner publishes.
@@ -166,6 +177,8 @@ def run_agent(env: dict, policy, args, say, prompt: str, role: str, schema: str)
         return envelope.block(env, STEP, "the agent changed shared git state (configuration, hooks, info/ or "
                               f"other branches: {', '.join(Path(p).name for p in tampered[:5])}): it was restored "
                               "and nothing was published", details), None
+    if result.budget_stopped:
+        return budget_stop(env, policy, say, worktree, spent, max_tokens, result.duration_s, details), None
     if result.timed_out or result.idle_timed_out:
         limit = f"{timeout}s total" if result.timed_out else f"{idle}s without output"
         return envelope.block(env, STEP, f"agent timed out ({limit})", details), None
@@ -180,3 +193,24 @@ def run_agent(env: dict, policy, args, say, prompt: str, role: str, schema: str)
     if schema == "completion-report":
         section["report"] = report
     return env, report
+
+
+def budget_stop(env: dict, policy, say, worktree: Path, spent: dict, max_tokens: int, seconds: float,
+                details: dict) -> dict:
+    """The agent was stopped at the token budget: keep its work in a local runner commit and block, saying what
+    was spent and how to continue."""
+    tree, number = env["worktree"], env["claim"]["issue"]["number"]
+    kept = budget.keep_work(policy, env, worktree, say)
+    env["codex"]["kept_sha"] = kept
+    env["codex"]["head_sha"] = rev_parse(worktree, "HEAD")
+    stat = budget.diffstat(worktree, tree["base_sha"])
+    details.update({"budget_stop": True, "kept_sha": kept, "usage": spent, "max_tokens": max_tokens,
+                    "duration_seconds": round(seconds, 3), "diffstat": stat,
+                    "continue": f"cxo-run --issue {number} --continue"})
+    work = (f"its work is kept in local commit {kept[:12]} on {tree['branch']} ({stat['file_count']} file(s), "
+            f"+{stat['insertions']} -{stat['deletions']}; not pushed)" if kept else
+            "it left no changes to keep" if not stat["file_count"] else
+            f"its work is on {tree['branch']} ({stat['file_count']} file(s); not pushed)")
+    return envelope.block(env, STEP, f"token budget exhausted (codex.maxTokens {max_tokens:,}): the agent was "
+                          f"stopped after {usage.describe(spent)} in {seconds:.0f}s; {work}. Continue with "
+                          f"`cxo-run --issue {number} --continue`", details)

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from .. import envelope
+from ..budget import kept_shas
 from ..gates.base import GateContext, run_gates
 from ..gitutil import collect_changes
 
@@ -19,18 +20,25 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     envelope.require(env, STEP, "claim", "worktree", "codex")
     worktree = Path(env["worktree"]["path"])
     changes = collect_changes(worktree, env["worktree"]["base_sha"])
+    # The runner's own commits of work kept at a token budget are not the agent's local commits.
+    kept = set(kept_shas(policy, env["worktree"]["branch"]))
+    kept_commits = [c for c in changes.commits if c["sha"] in kept]
+    changes.commits = [c for c in changes.commits if c["sha"] not in kept]
     report = env["codex"].get("report")
     section = {"changes": changes.to_json(), "passed": False, "verdicts": [],
-               "attention": needs_attention(changes.files + changes.deleted)}
+               "attention": needs_attention(changes.files + changes.deleted), "kept_commits": kept_commits}
     env["gate"] = section
     # A feedback round checks the whole PR against its base, but the agent's own work is what it added to the
     # PR head the round started from.
     start = env["worktree"].get("round_start_sha")
     own = collect_changes(worktree, start) if start else changes
+    own.commits = [c for c in own.commits if c["sha"] not in kept]
     if start:
         section["round_commits"] = own.commits
         section["round_files"] = sorted(set(own.files + own.deleted))
-    say(f"change set: {len(own.commits)} local commit(s), {len(changes.files)} file(s)")
+    say(f"change set: {len(own.commits)} local commit(s)"
+        + (f" and {len(kept_commits)} kept at the token budget" if kept_commits else "")
+        + f", {len(changes.files)} file(s)")
     if own.commits and not policy["git"]["allowLocalCommits"]:
         return envelope.block(env, STEP, f"local commits are not allowed by policy (git.allowLocalCommits): the agent "
                               f"made {len(own.commits)}", {"commits": own.commits})
