@@ -40,9 +40,10 @@ class Daemon:
                 picked.append(issue)
         return sorted(picked, key=lambda i: (i.get("created_at") or "", i["number"]))
 
-    def start(self, number: int) -> subprocess.Popen:
-        argv = [*self.run_command, "--target", str(self.policy.target), "--issue", str(number)]
-        self.say(f"running issue #{number}")
+    def start(self, number: int, kind: str = "issue") -> subprocess.Popen:
+        """`cxo-run --issue N`, or `cxo-run --pr N` for a feedback round (kind "pr")."""
+        argv = [*self.run_command, "--target", str(self.policy.target), f"--{kind}", str(number)]
+        self.say(f"running {'feedback round on PR' if kind == 'pr' else 'issue'} #{number}")
         # The token goes to the run through an inherited pipe, never through its environment.
         import os
 
@@ -56,24 +57,25 @@ class Daemon:
         finally:
             if fd is not None:
                 os.close(fd)
-        self.current.append((number, proc))
+        self.current.append((f"{'PR' if kind == 'pr' else 'issue'} #{number}", proc))
         self.runs += 1
         return proc
 
     def reap(self, block: bool = False) -> None:
         """Collect finished runs (all of them when `block`)."""
-        for number, proc in list(self.current):
+        for what, proc in list(self.current):
             if block:
                 proc.wait()
             code = proc.poll()
             if code is None:
                 continue
-            self.current.remove((number, proc))
+            self.current.remove((what, proc))
             outcome = {0: "review", 3: "blocked"}.get(code, f"error (exit {code})")
-            self.say(f"issue #{number}: {outcome}")
+            self.say(f"{what}: {outcome}")
 
-    def run_many(self, numbers, max_runs: int | None) -> list[int]:
-        """Run issues with at most `concurrency` at once (the race-safe claim keeps them apart)."""
+    def run_many(self, numbers, max_runs: int | None, kind: str = "issue") -> list[int]:
+        """Run issues (or PRs' feedback rounds) with at most `concurrency` at once (the race-safe claim keeps
+        them apart)."""
         ran = []
         for number in numbers:
             if self.stopping or (max_runs is not None and self.runs >= max_runs):
@@ -83,7 +85,7 @@ class Daemon:
                 time.sleep(0.1)
             if self.stopping:
                 break
-            self.start(number)
+            self.start(number, kind)
             ran.append(number)
         self.reap(block=True)
         return ran
@@ -107,8 +109,22 @@ class Daemon:
         queue = self.eligible(issues)
         self.say(f"cycle {self.cycles}: {len(queue)} eligible")
         ran = self.run_many([issue["number"] for issue in queue], max_runs)
+        # Review feedback on cxo's draft PRs: a round each, or the one notice that a PR had its rounds.
+        rounds = self.feedback(issues) if not self.stopping else []
+        if rounds:
+            self.say(f"feedback waiting on {', '.join(f'PR #{n}' for n in rounds)}")
+        ran_rounds = self.run_many(rounds, max_runs, kind="pr") if rounds else []
         cleaned = clean_worktrees(self.policy, self.tracker, say=self.say) if not self.stopping else None
-        return {"eligible": [i["number"] for i in queue], "ran": ran, "cleanup": cleaned, "commands": commands}
+        return {"eligible": [i["number"] for i in queue], "ran": ran, "cleanup": cleaned, "commands": commands,
+                "rounds": ran_rounds}
+
+    def feedback(self, issues: list[dict]) -> list[int]:
+        """cxo PRs with trusted feedback to act on: eligible for a round, or past feedback.maxRounds and not yet
+        told so. Conditional listings: an idle PR costs no rate limit."""
+        from .feedback import feedback_state
+
+        return [item["pull"] for item in feedback_state(self.policy, self.tracker, issues)
+                if item["eligible"] or (item["triggers"] and not item["stopped"])]
 
     def stop(self, signum=None, frame=None):
         self.stopping = True
