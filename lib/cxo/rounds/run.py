@@ -79,9 +79,6 @@ def start(policy, tracker, pull: dict, issue: int, logins: set[str], run_id, arg
     env = run_steps(env, policy, say, args, tracker, ("claim",))
     if envelope.is_blocked(env):
         return run_steps(env, policy, say, args, tracker, ("publish",), MODULES)
-    taken = _already_done(policy, tracker, env, logins)
-    if taken:
-        return taken
     return run_steps(env, policy, say, args, tracker, AFTER_CLAIM, MODULES)
 
 
@@ -92,22 +89,6 @@ def resume(policy, tracker, saved: dict, args, say) -> dict:
         f"{saved['steps_done'][-1] if saved['steps_done'] else 'start'}")
     env = recovery.prepare(policy, tracker, saved, say)
     return run_steps(env, policy, say, args, tracker, recovery.remaining_steps(env), MODULES)
-
-
-def _already_done(policy, tracker, env: dict, logins: set[str]) -> dict | None:
-    """Won the claim, but another host may have finished this very round between our read and our claim: its
-    report is on the PR. Then withdraw, as the claim step does when an issue changed while claiming."""
-    from ..feedback import round_comments
-
-    info = env["round"]
-    rounds = round_comments(tracker.list_comments(info["pull"]), logins)
-    if len(rounds) < info["n"]:
-        return None
-    claim = env["claim"]
-    tracker.delete_comment(claim["comment_id"])
-    tracker.remove_label(env["issue"]["number"], policy.label("running"))
-    return envelope.block(env, "claim", f"round {info['n']} on PR #{info['pull']} was done by another runner",
-                          {"claimed": False})
 
 
 def _stop_once(tracker, pull: dict, conversation: list[dict], logins: set[str], max_rounds: int, say) -> None:

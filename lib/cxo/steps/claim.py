@@ -28,6 +28,21 @@ def _issue_summary(issue: dict, mode: str | None) -> dict:
     }
 
 
+def round_claim_marker(info: dict) -> str:
+    return f"<!-- cxo:round pull={int(info['pull'])} n={int(info['n'])} -->"
+
+
+def _round_done(info: dict, comments: list[dict], logins, run_id: str) -> str | None:
+    """The run id of a finished claim of the same round, if any."""
+    key = round_claim_marker(info)
+    finished = finished_runs(comments, logins)
+    bodies = {c["id"]: c.get("body") or "" for c in comments}
+    for found in parse_claims(comments, logins):
+        if found["run_id"] != run_id and found["run_id"] in finished and key in bodies.get(found["comment_id"], ""):
+            return found["run_id"]
+    return None
+
+
 def _round_verdict(issue: dict, labels: dict):
     """A feedback round's issue: its PR carries the feedback, so the issue needs no trigger label; it must be open,
     not taken over by a human (manual) and not being worked on (running)."""
@@ -93,6 +108,9 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
         say(f"issue #{number} is not eligible: {reason}")
         return envelope.block(env, STEP, f"not eligible: {reason}", {"labels": verdict.labels, "claimed": False})
 
+    if env.get("round"):
+        note = (note + "\n" if note else "") + (f"Feedback round {env['round']['n']} on PR #{env['round']['pull']}."
+                                                + round_claim_marker(env["round"]))
     running = policy.label("running")
     claim = make_claim(env["run_id"], policy.runner_name, socket.gethostname(), os.getpid(),
                        policy["runner"]["leaseSeconds"])
@@ -125,9 +143,22 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
         say(f"issue #{number} is claimed by run {winner['run_id']} on {winner.get('runner')}: withdrawing")
         return envelope.block(env, STEP, f"claimed by another runner (run {winner['run_id']})",
                               {"claimed": False, "winner": winner})
-    # Won the claim; but a run that finished between our first read and our claim leaves the issue in
-    # review or blocked (publish moves labels before it marks its claim done): then the work is not ours.
-    now = judge(tracker.get_issue(number), {**labels, "running": "\0 not a label"})
+    if env.get("round"):
+        # A feedback round is taken when a finished claim of this round (same PR, same round number) is
+        # there: another host ran it between our read and our claim. The listing we just made says so.
+        done = _round_done(env["round"], comments, logins, env["run_id"])
+        if done:
+            tracker.delete_comment(comment["id"])
+            if not had_running:
+                tracker.remove_label(number, running)
+            say(f"feedback round {env['round']['n']} on PR #{env['round']['pull']} was run by {done}: withdrawing")
+            return envelope.block(env, STEP, f"round {env['round']['n']} on PR #{env['round']['pull']} was done by "
+                                  f"another runner (run {done})", {"claimed": False})
+        now = verdict
+    else:
+        # Won the claim; but a run that finished between our first read and our claim leaves the issue in
+        # review or blocked (publish moves labels before it marks its claim done): then the work is not ours.
+        now = judge(tracker.get_issue(number), {**labels, "running": "\0 not a label"})
     if now.mode == "child" and in_tree and now.reason.startswith(f"child of #{in_tree}:"):
         now.eligible = True
     if not now.eligible:
