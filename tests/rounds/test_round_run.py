@@ -207,3 +207,24 @@ def test_cxo_run_issue_of_the_linked_issue_runs_the_round(runner, hub_repo, tmp_
     env = json.loads(out.stdout)
     assert env["round"]["pull"] == pull and env["publish"]["outcome"] == "review"
     assert "feedback round 1 on draft PR" in out.stderr
+
+
+def test_a_round_chained_by_hand_step_by_step(runner, hub_repo, tmp_path):
+    api = hub_repo.api
+    issue, pull, sha = first_pr(hub_repo, runner, tmp_path)
+    changes_requested(api, pull, sha)
+    round_script(tmp_path, [{"append": {"app/calc.py": "\nproduct = multiply\n",
+                                        "tests/test_multiply.py": "\n\ndef test_negative():\n"
+                                                                  "    assert multiply(-1, 2) == -2\n"}}, report()])
+    chain = (f"{BIN}/cxo-claim --target {runner} --pr {pull} | {BIN}/cxo-worktree | {BIN}/cxo-codex | "
+             f"{BIN}/cxo-gate | {BIN}/cxo-publish")
+    out = subprocess.run(["bash", "-o", "pipefail", "-c", chain], capture_output=True, text=True,
+                         env={**os.environ, "GITHUB_TOKEN": RUNNER})
+    assert out.returncode == 0, out.stderr
+    env = json.loads(out.stdout)
+    assert env["round"]["n"] == 1 and env["worktree"]["round_start_sha"] == sha
+    assert [c["sha"] for c in api.ok("GET", f"{R}/pulls/{pull}/commits")] == [sha, env["publish"]["pushed_sha"]]
+    assert len(round_reports(api, pull)) == 1
+    replies = [c for c in api.ok("GET", f"{R}/pulls/{pull}/comments") if c.get("in_reply_to_id")]
+    assert len(replies) == 2  # both files the comments are on changed: both counted as addressed
+    assert labels_of(api, issue) == ["agent:auto", "agent:review"]

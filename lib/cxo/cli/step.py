@@ -37,7 +37,11 @@ def step_main(step: str, description: str, argv=None, add_args=None, work=None) 
             envelope.write(env)
             return 0
         pol = policy_mod.load(env["target"])
-        do = work or importlib.import_module(f"cxo.steps.{step}").run
+        # A feedback round's envelope (cxo-claim --pr) has its own worktree and publish (lib/cxo/rounds/).
+        if env.get("round") and step in ("worktree", "publish"):
+            do = importlib.import_module(f"cxo.rounds.{step}").run
+        else:
+            do = work or importlib.import_module(f"cxo.steps.{step}").run
         env = do(env, policy=pol, args=args, say=lambda msg: progress(prog, msg))
         envelope.write(env)
         if step == "publish" and envelope.is_blocked(env):

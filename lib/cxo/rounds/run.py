@@ -20,20 +20,12 @@ def run_pull(target, pull_number: int, run_id: str | None = None, args=None, say
     """One round on PR `pull_number` (see the module docstring); returns the final envelope."""
     from .. import policy as policy_mod
     from .. import recovery
-    from ..connect import runner_logins, tracker_for
+    from ..connect import tracker_for
 
     say = say or (lambda message: None)
     policy = policy_mod.load(target)
     tracker = tracker_for(policy)
-    pull = tracker.get_pull(pull_number)
-    logins = runner_logins(policy, tracker)
-    match = REPORT.search(pull.get("body") or "")
-    if not match or not is_cxo_pull(pull, logins):
-        from ..errors import InputError
-
-        raise InputError(f"--pr {pull_number}: not a pull request cxo opened (no runner-written report in its "
-                         "body): feedback rounds run only on cxo's own draft PRs")
-    issue = int(match.group(1))
+    pull, issue, logins = cxo_pull(policy, tracker, pull_number)
     lock = recovery.IssueLock(policy, issue)
     if not lock.acquire():
         say(f"another run on this host holds {lock.path}: leaving PR #{pull_number} to it")
@@ -48,7 +40,34 @@ def run_pull(target, pull_number: int, run_id: str | None = None, args=None, say
         lock.release()
 
 
+def cxo_pull(policy, tracker, pull_number: int) -> tuple[dict, int, set[str]]:
+    """The PR, its issue and the runner's logins; InputError when cxo did not open the PR."""
+    from ..connect import runner_logins
+
+    pull = tracker.get_pull(pull_number)
+    logins = runner_logins(policy, tracker)
+    match = REPORT.search(pull.get("body") or "")
+    if not match or not is_cxo_pull(pull, logins):
+        from ..errors import InputError
+
+        raise InputError(f"--pr {pull_number}: not a pull request cxo opened (no runner-written report in its "
+                         "body): feedback rounds run only on cxo's own draft PRs")
+    return pull, int(match.group(1)), logins
+
+
 def start(policy, tracker, pull: dict, issue: int, logins: set[str], run_id, args, say) -> dict:
+    env = round_envelope(policy, tracker, pull, issue, logins, run_id, say)
+    if envelope.is_blocked(env):
+        return env
+    env = run_steps(env, policy, say, args, tracker, ("claim",))
+    if envelope.is_blocked(env):
+        return run_steps(env, policy, say, args, tracker, ("publish",), MODULES)
+    return run_steps(env, policy, say, args, tracker, AFTER_CLAIM, MODULES)
+
+
+def round_envelope(policy, tracker, pull: dict, issue: int, logins: set[str], run_id, say) -> dict:
+    """A new envelope with the round section (ready for the claim step), or a blocked one when the PR has
+    nothing to act on (having said once on the PR that it had its rounds, if that is why)."""
     number = pull["number"]
     env = envelope.new(policy.target, issue, run_id)
     if pull.get("state") != "open" or not pull.get("draft"):
@@ -76,10 +95,7 @@ def start(policy, tracker, pull: dict, issue: int, logins: set[str], run_id, arg
                     "triggers": found["triggers"], "ignored": found["ignored"]}
     say(f"PR #{number}: feedback round {done + 1} of {max_rounds} for issue #{issue} "
         f"({len(found['items'])} item(s))")
-    env = run_steps(env, policy, say, args, tracker, ("claim",))
-    if envelope.is_blocked(env):
-        return run_steps(env, policy, say, args, tracker, ("publish",), MODULES)
-    return run_steps(env, policy, say, args, tracker, AFTER_CLAIM, MODULES)
+    return env
 
 
 def resume(policy, tracker, saved: dict, args, say) -> dict:

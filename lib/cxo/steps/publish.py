@@ -131,6 +131,10 @@ def _blocked(env: dict, policy, tracker, say, comments=None) -> dict:
 def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     from ..connect import take_token, tracker_for
 
+    lost_claim = envelope.is_blocked(env) and (env["blocked"].get("details") or {}).get("claimed") is False
+    if env.get("round") and not lost_claim:
+        raise InputError("this envelope is a feedback round's: it is published by lib/cxo/rounds/publish.py "
+                         "(cxo-publish and cxo-run --pr choose it), never as a new PR")
     tracker = tracker or tracker_for(policy)
     lost = envelope.is_blocked(env) and (env["blocked"].get("details") or {}).get("claimed") is False
     comments = None if lost else verify(env, policy, tracker)
