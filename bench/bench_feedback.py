@@ -27,8 +27,8 @@ def round_agent(work) -> dict:
 
 
 def run(ctx) -> list[dict]:
-    from cxo.runner import run_issue
     from cxo.rounds.run import run_pull
+    from cxo.runner import run_issue
 
     hub = Hub(ctx.work)
     try:
@@ -55,7 +55,8 @@ def run(ctx) -> list[dict]:
             requests.append(after["total"] - before["total"])
             billable.append(after["billable"] - before["billable"])
             writes.append(after["writes"] - before["writes"])
-            ops = {k: v - before["by_op"].get(k, 0) for k, v in after["by_op"].items() if v != before["by_op"].get(k, 0)}
+            was = before["by_op"]
+            ops = {k: v - was.get(k, 0) for k, v in after["by_op"].items() if v != was.get(k, 0)}
             outcomes.add(final["status"] if final["status"] == "ok" else f"blocked: {final['blocked']['reason'][:80]}")
         print("  requests of the last round by operation: " + ", ".join(f"{k} {v}" for k, v in sorted(ops.items())),
               flush=True)

@@ -6,10 +6,19 @@ import sys
 import pytest
 
 from cxo.rounds.run import run_pull
-from tests.agents.test_codex_cli_real import CODEX, codex_policy
-from tests.agents.test_codex_cli_real import tmp_path  # noqa: F401  (outside /tmp: see its docstring)
-from tests.rounds.test_round_run import R, changes_requested, first_pr, labels_of, round_reports
-from tests.rounds.test_round_run import runner  # noqa: F401  (fixture)
+from tests.agents.test_codex_cli_real import (
+    CODEX,
+    codex_policy,
+    tmp_path,  # noqa: F401  (outside /tmp: see its docstring)
+)
+from tests.rounds.test_round_run import (
+    R,
+    changes_requested,
+    first_pr,
+    labels_of,
+    round_reports,
+    runner,  # noqa: F401  (fixture)
+)
 from tests.support.fake_model_server import ScriptedModelServer
 from tests.support.git_fixtures import GOOD_REPORT, reviewer_policy, write_policy
 
