@@ -43,8 +43,14 @@ def _defaults_text() -> str:
     return policy_defaults_text()
 
 
-def defaults() -> dict:
+@cache
+def _parsed_defaults() -> dict:
+    """The default policy, parsed once per process; callers that keep or change it get a copy (`defaults()`)."""
     return yaml.safe_load(_defaults_text())
+
+
+def defaults() -> dict:
+    return copy.deepcopy(_parsed_defaults())
 
 
 def defaults_text() -> str:
@@ -86,15 +92,18 @@ def _runtime_key_paths(data, prefix="") -> list[str]:
     return found
 
 
-def _schema_problem(data: dict, shown: str) -> str | None:
+@cache
+def _config_validator():
+    """config.schema.json's validator, built once per process (every policy text is checked against it)."""
     from jsonschema import Draft202012Validator
 
     from .resources import schema_text
 
-    schema = json.loads(schema_text("config.schema.json"))
-    errors = sorted(
-        Draft202012Validator(schema).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]
-    )
+    return Draft202012Validator(json.loads(schema_text("config.schema.json")))
+
+
+def _schema_problem(data: dict, shown: str) -> str | None:
+    errors = sorted(_config_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     if not errors:
         return None
     error = errors[0]
@@ -344,7 +353,7 @@ def _base_commit(target: Path, bootstrap: dict) -> str | None:
     """The fetched base branch's commit (refs/remotes/<remote>/<baseBranch>), if this checkout has one."""
     from .gitutil import git, is_repo
 
-    git_section = {**defaults()["git"], **(bootstrap.get("git") or {})}
+    git_section = {**_parsed_defaults()["git"], **(bootstrap.get("git") or {})}
     remote, base = str(git_section["remote"]), str(git_section["baseBranch"])
     if remote.startswith("-") or base.startswith("-") or not is_repo(target):
         return None
@@ -375,7 +384,7 @@ def load(target: Path | str = ".", overrides: dict | None = None, infer_repo: bo
                 path = Path(f"{source[:12]}:{POLICY_DIR}/{name}")
                 user = parse_policy_text(text, str(path))
                 break
-    data = _merge(defaults(), user)
+    data = _merge(_parsed_defaults(), user)  # _merge copies: the parsed defaults stay as read
     label_meta = _label_names(data)
     check_values(data, str(path) if path else "the default policy")
     if overrides:

@@ -26,12 +26,16 @@ def main(argv=None) -> int:
         from .. import actions, envelope, policy, runner
         from ..errors import EXIT_BLOCKED, CxoError
 
-        env = runner.run_issue(args.target, args.issue, args.run_id, args, say=lambda m: progress("cxo-run", m))
+        # One policy for the whole run: the run saves its state under this policy's state dir, and the summary
+        # and outputs are read from there (the base branch fetched during the run may hold a newer policy).
+        pol = policy.load(args.target)
+        env = runner.run_issue(args.target, args.issue, args.run_id, args, say=lambda m: progress("cxo-run", m),
+                               policy=pol)
         envelope.write(env, sys.stdout)
         progress("cxo-run", runner.summary(env))
         if actions.active():
             try:
-                actions.publish(env, str(policy.load(args.target).state_dir))
+                actions.publish(env, str(pol.state_dir))
             except (OSError, CxoError) as exc:  # the run's outcome stands; only GitHub's view of it is missing
                 progress("cxo-run", f"warning: could not write the GitHub Actions summary or outputs: {exc}")
         return EXIT_BLOCKED if envelope.is_blocked(env) else 0
