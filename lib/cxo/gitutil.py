@@ -1,6 +1,9 @@
-"""git, run through plumbum. Every failure becomes a one-line GitError."""
+"""git, run as a subprocess with a fixed safe configuration. Every failure becomes a one-line GitError."""
 
+import os
 import re
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,12 +14,6 @@ _REMOTE_RE = re.compile(r"(?:[:/])(?P<owner>[^/:]+)/(?P<repo>[^/]+?)(?:\.git)?/?
 
 class GitError(CxoError):
     exit_code = 4
-
-
-def _git():
-    from plumbum import local
-
-    return local["git"]
 
 
 # Every runner git command runs with these, whatever the repository's (or an agent's) configuration says:
@@ -37,23 +34,20 @@ def config_env(pairs=()) -> dict:
 
 
 def git(cwd: Path | str, *args: str, env: dict | None = None, retcode=0, input: str | None = None) -> str:
-    """Run git in `cwd` with the safe configuration and return stdout; raise GitError with git's own last line."""
-    from plumbum import ProcessExecutionError
+    """Run git in `cwd` with the safe configuration and return stdout; raise GitError with git's own last line.
 
-    run_env = config_env()
-    if env:
-        run_env.update(env)
-    # Bound cwd and environment, never plumbum's process-wide `local.cwd`/`local.env`: a tree run works in
-    # several worktrees from several threads at once.
-    cmd = _git()[args].with_cwd(str(cwd)).with_env(**run_env)
-    if input is not None:
-        cmd = cmd << input
-    try:
-        code, out, err = cmd.run(retcode=retcode)
-    except ProcessExecutionError as exc:
-        last = (exc.stderr or exc.stdout or "").strip().splitlines()
-        detail = last[-1] if last else f"exit {exc.retcode}"
-        raise GitError(f"git {_subcommand(args)} failed in {cwd}: {detail}") from None
+    `retcode`: the exit code expected (None: any). stdin is a pipe holding `input` (or nothing); output is
+    decoded with the file system encoding, undecodable bytes dropped. A plain subprocess, not a shell, and
+    cwd/environment bound per call: a tree run works in several worktrees from several threads at once."""
+    encoding = sys.getfilesystemencoding()
+    run_env = {**os.environ, **config_env(), **(env or {})}
+    proc = subprocess.run(["git", *args], cwd=str(cwd), env=run_env, capture_output=True,
+                          input=(input or "").encode(encoding))
+    out, err = proc.stdout.decode(encoding, "ignore"), proc.stderr.decode(encoding, "ignore")
+    if retcode is not None and proc.returncode != retcode:
+        last = (err or out).strip().splitlines()
+        detail = last[-1] if last else f"exit {proc.returncode}"
+        raise GitError(f"git {_subcommand(args)} failed in {cwd}: {detail}")
     return out
 
 
@@ -62,9 +56,6 @@ def remote(cwd: Path | str, command: str, url: str, refspec: str | list[str], *o
     """`git fetch|push` of one refspec (or a list of them) to exactly `url`. The token reaches git only through
     a credential helper bound to that URL that reads it from an inherited pipe: never argv, the environment, a
     file or any git config. Refused when the configuration would rewrite the URL (url.*.insteadOf / pushInsteadOf)."""
-    import os
-    import subprocess
-
     effective = git(cwd, "ls-remote", "--get-url", url).strip()
     if effective != url:
         raise GitError(f"git {command}: the repository configuration rewrites {url} to {effective} "
@@ -94,8 +85,9 @@ def remote(cwd: Path | str, command: str, url: str, refspec: str | list[str], *o
 
 def is_ancestor(cwd: Path | str, older: str, newer: str) -> bool:
     """Whether commit `older` is `newer` or one of its ancestors (False when either is unknown)."""
-    cmd = _git()["merge-base", "--is-ancestor", older, newer].with_cwd(str(cwd)).with_env(**config_env())
-    return cmd.run(retcode=None)[0] == 0
+    proc = subprocess.run(["git", "merge-base", "--is-ancestor", older, newer], cwd=str(cwd), capture_output=True,
+                          env={**os.environ, **config_env()})
+    return proc.returncode == 0
 
 
 def check_ref_name(name: str, where: str) -> str:

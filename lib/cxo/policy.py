@@ -7,13 +7,12 @@ an error.
 """
 
 import copy
-import json
 import os
 import re
 import socket
 import string
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import yaml
@@ -43,8 +42,20 @@ def _defaults_text() -> str:
     return policy_defaults_text()
 
 
+@cache
+def _parsed_defaults() -> dict:
+    """The default policy (package data), parsed once per process (by libyaml when present); `defaults()` copies."""
+    return yaml.load(_defaults_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+@lru_cache(maxsize=8)
+def _parsed_text(text: str):
+    """A policy text, parsed once per process (working copy and base commit are often the same); callers copy."""
+    return yaml.safe_load(text)
+
+
 def defaults() -> dict:
-    return yaml.safe_load(_defaults_text())
+    return copy.deepcopy(_parsed_defaults())
 
 
 def defaults_text() -> str:
@@ -87,14 +98,9 @@ def _runtime_key_paths(data, prefix="") -> list[str]:
 
 
 def _schema_problem(data: dict, shown: str) -> str | None:
-    from jsonschema import Draft202012Validator
+    from .schemas import validator  # config.schema.json's, built once per process
 
-    from .resources import schema_text
-
-    schema = json.loads(schema_text("config.schema.json"))
-    errors = sorted(
-        Draft202012Validator(schema).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]
-    )
+    errors = sorted(validator("config").iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     if not errors:
         return None
     error = errors[0]
@@ -135,7 +141,7 @@ def parse_policy_text(text: str, shown: str, warnings: list | None = None) -> di
     """The policy in cxo's keys. A seed configuration (config.json, or seed-only keys) is translated first;
     each seed key cxo does not act on is named in one warning line (stderr, or appended to `warnings`)."""
     try:
-        data = yaml.safe_load(text) if text.strip() else {}
+        data = copy.deepcopy(_parsed_text(text)) if text.strip() else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark else ""
@@ -318,16 +324,35 @@ def _label_names(data: dict) -> dict:
     return meta
 
 
+@lru_cache(maxsize=16)
+def _policy_tree(target: Path, commit: str) -> dict:
+    """path -> (mode, kind) for all of .codex-orchestrator/ at `commit`: one git call, not one per file looked up."""
+    from .gitutil import git
+
+    entries = {}
+    for item in git(target, "ls-tree", "-r", "-t", "-z", commit, "--", POLICY_DIR, retcode=None).split("\0"):
+        meta, tab, path = item.partition("\t")
+        if tab:
+            mode, kind, _ = meta.split(" ")
+            entries[path] = (mode, kind)
+    return entries
+
+
 def _show(target: Path, commit: str, rel: str) -> str | None:
     """A file's text at `commit`, or None when the commit has no such file."""
     import subprocess
 
     from .gitutil import config_env, git
 
-    listed = git(target, "ls-tree", commit, "--", rel, retcode=None).strip()
-    if not listed.endswith("\t" + rel):
-        return None
-    mode, kind, _ = listed.split("\t")[0].split(" ")
+    if rel.startswith(POLICY_DIR + "/"):
+        if (found := _policy_tree(target, commit).get(rel)) is None:
+            return None
+        mode, kind = found
+    else:
+        listed = git(target, "ls-tree", commit, "--", rel, retcode=None).strip()
+        if not listed.endswith("\t" + rel):
+            return None
+        mode, kind, _ = listed.split("\t")[0].split(" ")
     shown = f"{commit[:12]}:{rel}"
     if kind != "blob" or mode == "120000":
         raise PolicyError(f"{shown}: not a regular file ({'a symbolic link' if mode == '120000' else kind}): "
@@ -344,7 +369,7 @@ def _base_commit(target: Path, bootstrap: dict) -> str | None:
     """The fetched base branch's commit (refs/remotes/<remote>/<baseBranch>), if this checkout has one."""
     from .gitutil import git, is_repo
 
-    git_section = {**defaults()["git"], **(bootstrap.get("git") or {})}
+    git_section = {**_parsed_defaults()["git"], **(bootstrap.get("git") or {})}
     remote, base = str(git_section["remote"]), str(git_section["baseBranch"])
     if remote.startswith("-") or base.startswith("-") or not is_repo(target):
         return None
@@ -375,7 +400,7 @@ def load(target: Path | str = ".", overrides: dict | None = None, infer_repo: bo
                 path = Path(f"{source[:12]}:{POLICY_DIR}/{name}")
                 user = parse_policy_text(text, str(path))
                 break
-    data = _merge(defaults(), user)
+    data = _merge(_parsed_defaults(), user)  # _merge copies: the parsed defaults stay as read
     label_meta = _label_names(data)
     check_values(data, str(path) if path else "the default policy")
     if overrides:

@@ -4,14 +4,17 @@ from . import envelope
 from .pipeline import run_steps
 
 
-def run_issue(target, issue: int, run_id: str | None = None, args=None, say=None) -> dict:
-    """Run one issue end to end, or resume its interrupted run; returns the final envelope."""
+def run_issue(target, issue: int, run_id: str | None = None, args=None, say=None, policy=None) -> dict:
+    """Run one issue end to end, or resume its interrupted run; returns the final envelope.
+
+    `policy`: the policy of `target` when the caller has loaded it already (cxo-run, which also needs its
+    state dir afterwards); else it is loaded here."""
     from . import policy as policy_mod
     from . import recovery
     from .connect import tracker_for
 
     say = say or (lambda message: None)
-    policy = policy_mod.load(target)
+    policy = policy or policy_mod.load(target)
     if getattr(args, "continue_run", False):
         from .budget import continuation
 

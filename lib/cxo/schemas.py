@@ -26,7 +26,8 @@ def _registry():
 
 
 @cache
-def _validator(name: str):
+def validator(name: str):
+    """schema/<name>.schema.json's validator, built once per process."""
     from jsonschema import Draft202012Validator
 
     schema = json.loads(schema_text(f"{name}.schema.json"))
@@ -40,7 +41,7 @@ def field_path(error) -> str:
 
 def errors(name: str, data) -> list[str]:
     """All problems of `data` against schema `name`, as 'field: message' lines."""
-    found = sorted(_validator(name).iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    found = sorted(validator(name).iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     return [f"{field_path(e)}: {e.message}" for e in found]
 
 

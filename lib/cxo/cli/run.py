@@ -41,17 +41,20 @@ def main(argv=None) -> int:
         from ..errors import EXIT_BLOCKED, CxoError
 
         say = lambda m: progress("cxo-run", m)  # noqa: E731
+        # One policy for the whole run: the run saves its state under this policy's state dir, and the summary
+        # and outputs are read from there (the base branch fetched during the run may hold a newer policy).
+        pol = policy.load(args.target)
         if args.pr:
             from ..rounds.run import run_pull
 
-            env = run_pull(args.target, args.pr, args.run_id, args, say=say)
+            env = run_pull(args.target, args.pr, args.run_id, args, say=say, policy=pol)
         else:
-            env = runner.run_issue(args.target, args.issue, args.run_id, args, say=say)
+            env = runner.run_issue(args.target, args.issue, args.run_id, args, say=say, policy=pol)
         envelope.write(env, sys.stdout)
         progress("cxo-run", runner.summary(env))
         if actions.active():
             try:
-                actions.publish(env, str(policy.load(args.target).state_dir))
+                actions.publish(env, str(pol.state_dir))
             except (OSError, CxoError) as exc:  # the run's outcome stands; only GitHub's view of it is missing
                 progress("cxo-run", f"warning: could not write the GitHub Actions summary or outputs: {exc}")
         return EXIT_BLOCKED if envelope.is_blocked(env) else 0

@@ -32,7 +32,7 @@ def git_env() -> dict:
 
 
 def git_bytes(worktree, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
-    """git's raw stdout, undecoded (plumbum would drop the bytes that are not UTF-8)."""
+    """git's raw stdout, undecoded (`git()` drops the bytes that are not UTF-8)."""
     from ..gitutil import GitError
 
     proc = subprocess.run(["git", *NEUTRAL, *args], cwd=worktree, input=input, capture_output=True, env=git_env())

@@ -16,14 +16,14 @@ MODULES = {"worktree": round_worktree, "publish": round_publish}
 AFTER_CLAIM = ("worktree", "codex", "gate", "publish")
 
 
-def run_pull(target, pull_number: int, run_id: str | None = None, args=None, say=None) -> dict:
+def run_pull(target, pull_number: int, run_id: str | None = None, args=None, say=None, policy=None) -> dict:
     """One round on PR `pull_number` (see the module docstring); returns the final envelope."""
     from .. import policy as policy_mod
     from .. import recovery
     from ..connect import tracker_for
 
     say = say or (lambda message: None)
-    policy = policy_mod.load(target)
+    policy = policy or policy_mod.load(target)
     tracker = tracker_for(policy)
     pull, issue, logins = cxo_pull(policy, tracker, pull_number)
     lock = recovery.IssueLock(policy, issue)

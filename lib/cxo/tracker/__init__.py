@@ -1,4 +1,4 @@
-"""Issue trackers: the `Tracker` protocol and its GitHub implementation (ghapi imported lazily)."""
+"""Issue trackers: the `Tracker` protocol and its GitHub implementation (httpx2 imported lazily)."""
 
 from .base import (
     AuthError,

@@ -1,7 +1,6 @@
-"""`GitHubTracker`: the `Tracker` protocol on ghapi.
+"""`GitHubTracker`: the `Tracker` protocol on httpx2, with ghapi's request conventions (`_Caller`).
 
-* ghapi (and httpx2 under it) is imported on the first request, not at import time, so the
-  executables start fast.
+* httpx2 is imported on the first request, not at import time, so the executables start fast.
 * Lists follow the `Link: rel="next"` header with `per_page=100`.
 * GETs are conditional: an ETag cache (memory, optionally a JSON file) sends `If-None-Match`;
   a 304 returns the cached body and costs no rate limit.
@@ -43,33 +42,50 @@ PER_PAGE = 100
 TOKEN_HINT = "set GITHUB_TOKEN (or GH_TOKEN)"
 
 
-def _plain(o: Any) -> Any:
-    """ghapi's AttrDict / L → plain dict / list (JSON shape)."""
-    if isinstance(o, dict):
-        return {k: _plain(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)) or type(o).__name__ == "L":
-        return [_plain(v) for v in o]
-    return o
+_BINARY_TYPES = ("octet-stream", "zip", "gzip", "tar", "image/", "audio/", "video/")
 
 
 class _Caller:
-    """`GhApi.__call__` over a bare ghapi transport: call(url, verb, headers=..., data=...)."""
+    """One request on the tracker's httpx2 client: call(url, verb, headers=..., data=...) -> decoded body.
 
-    def __init__(self, transport, host: str):
-        self.transport, self.gh_host = transport, host
+    What the tracker used of ghapi 2's GhSyncTransport, without importing ghapi (whose import builds GitHub's
+    1,200-operation spec: ~0.25 s of CPU per process): base headers under the call's, one attempt (the tracker
+    retries), an error status raised as HTTPStatusError, the last response's headers in `recv_hdrs`.
+    """
 
-    @property
-    def recv_hdrs(self):
-        return self.transport.recv_hdrs
+    def __init__(self, client, host: str, base_headers: dict, hx):
+        self.client, self.gh_host, self.base_headers, self._hx = client, host, base_headers, hx
+        self.recv_hdrs = {}
 
     def __call__(self, path: str, verb: str = "GET", headers: dict | None = None, data: Any = None):
         url = path if path.startswith(("http://", "https://")) else self.gh_host + path
         body = {"content": data} if isinstance(data, (bytes, str)) else {"json": data}
-        return self.transport.request(verb, url, headers=headers, **body)
+        resp = self.client.request(verb, url, headers={**self.base_headers, **(headers or {})}, **body)
+        try:
+            resp.raise_for_status()
+        except self._hx.HTTPStatusError as e:
+            e.args = (f"{e}\n{resp.text}",)
+            raise
+        self.recv_hdrs = resp.headers
+        return self._decode(resp)
+
+    @staticmethod
+    def _decode(resp) -> Any:
+        """As ghapi decodes: JSON as JSON, text/* and NDJSON as str, other bodies str unless truly binary."""
+        if not resp.content:
+            return None
+        ctype = (resp.headers.get("content-type") or "").lower()
+        if "application/json" in ctype or ctype.endswith("+json"):
+            return resp.json()
+        if ctype.startswith("text/") or "application/x-ndjson" in ctype:
+            return resp.text
+        if any(t in ctype for t in _BINARY_TYPES):
+            return resp.content
+        return resp.content.decode()
 
 
 class GitHubTracker(LabelsMixin, IssueLinksMixin, ReviewsMixin):
-    """GitHub REST v3 through ghapi. See the module docstring for the transport behaviour."""
+    """GitHub REST v3. See the module docstring for the transport behaviour."""
 
     def __init__(
         self,
@@ -151,24 +167,18 @@ class GitHubTracker(LabelsMixin, IssueLinksMixin, ReviewsMixin):
     def _ensure_api(self):
         if self._api is None:
             import httpx2
-            from ghapi.core import GhSyncTransport
 
             self._hx = httpx2
-            # ghapi's transport (GitHub headers, JSON decoding, rate-limit tracking) without GhApi's
-            # generated endpoint objects: building those 1,200 operations costs ~0.4 s per process
-            # and the tracker addresses every endpoint by path anyway.
+            # The headers ghapi sends; the tracker addresses every endpoint by path.
             headers = {"Accept": "application/vnd.github.v3+json", "User-Agent": "cxo-tracker"}
             if self.token:
                 headers["Authorization"] = "token " + self.token
-            transport = GhSyncTransport(timeout=self.timeout, base_headers=headers)
-            transport.retries = 0  # we retry ourselves, with injectable sleep
             self._client = httpx2.Client(
                 timeout=httpx2.Timeout(self.timeout, connect=min(10.0, self.timeout)),
                 follow_redirects=True,
                 event_hooks={"response": [self._on_response]},
             )
-            transport.client = self._client
-            self._api = _Caller(transport, self.api_url)
+            self._api = _Caller(self._client, self.api_url, headers, httpx2)
         return self._api
 
     def _on_response(self, response) -> None:
@@ -253,7 +263,7 @@ class GitHubTracker(LabelsMixin, IssueLinksMixin, ReviewsMixin):
                 what = f"{method} {shown}: connection failed ({type(e).__name__})"
             else:
                 hdrs = api.recv_hdrs
-                body = _plain(result)
+                body = result
                 link = hdrs.get("link") if hdrs is not None else None
                 etag = hdrs.get("etag") if hdrs is not None else None
                 if cacheable and etag:

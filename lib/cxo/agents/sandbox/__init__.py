@@ -87,8 +87,8 @@ def git_paths(worktree: Path) -> dict:
     """The shared git places a worktree depends on: common dir, its own git dir, the `.git` file."""
     from ...gitutil import git
 
-    common = Path(git(worktree, "rev-parse", "--path-format=absolute", "--git-common-dir").strip())
-    own = Path(git(worktree, "rev-parse", "--path-format=absolute", "--git-dir").strip())
+    common, own = map(Path, git(worktree, "rev-parse", "--path-format=absolute", "--git-common-dir",
+                                "--git-dir").splitlines())
     return {"common": common, "own": own, "dotgit": Path(worktree) / ".git"}
 
 
