@@ -54,8 +54,9 @@ demo-tree: install  ## the agent:plan-auto part: a parent planned into children,
 bench: install  ## benchmarks: cold start, requests per operation, orchestration overhead
 	$(BIN)/python bench/run.py $(ARGS)
 
-codex:  ## install the pinned Codex CLI into .tools/ (used by the real-Codex tests)
+codex:  ## install the pinned Codex CLI and actionlint into .tools/ (used by the real-Codex and workflow tests)
 	bash scripts/install-codex.sh
+	bash scripts/install-actionlint.sh
 
 clean:  ## remove caches (keeps .venv)
 	rm -rf .pytest_cache .ruff_cache .bench .demo .demo-tree
