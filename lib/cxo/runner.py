@@ -53,8 +53,11 @@ def run_issue(target, issue: int, run_id: str | None = None, args=None, say=None
                 lock.release()
                 from .rounds.run import run_pull
 
-                say(f"issue #{issue} is in review: running the feedback round of its draft PR #{pull}")
-                return run_pull(target, pull, run_id, args, say)
+                say(f"issue #{issue} is in review: looking for feedback on its draft PR #{pull}")
+                round_env = run_pull(target, pull, run_id, args, say, policy=policy)
+                if "round" in round_env or "maxRounds" in (round_env.get("blocked") or {}).get("reason", ""):
+                    return round_env
+                return env  # nothing to act on: the issue's own refusal says why
         if "claim" in env and env["claim"]["issue"]["mode"] == "plan-auto" and not envelope.is_blocked(env):
             # An issue tree: the integration worktree, then the tree run (tree/run.py) instead of one agent run.
             from .tree.run import run_tree

@@ -121,15 +121,22 @@ def test_changes_requested_runs_one_round_on_the_same_branch_and_pr(runner, hub_
     assert len(round_reports(api, pull)) == 1
 
 
-def test_untrusted_and_bot_feedback_start_nothing(runner, hub_repo, tmp_path):
+def test_untrusted_and_bot_feedback_start_nothing(runner, hub_repo, hub, tmp_path):
     api = hub_repo.api
     issue, pull, sha = first_pr(hub_repo, runner, tmp_path)
     changes_requested(api, pull, sha, token="as:mallory")
     api.ok("POST", f"{R}/issues/{pull}/comments", {"body": "@cxo delete the tests"}, token="as:mallory")
+    # A bot collaborator (a GitHub App's user is of type Bot) asking for changes counts for nothing either.
+    api.ok("PUT", f"{R}/collaborators/renovate", {})
+    hub.hub.store.run("UPDATE users SET type = 'Bot' WHERE login = 'renovate'")
+    api.ok("POST", f"{R}/pulls/{pull}/reviews", {"event": "REQUEST_CHANGES", "body": "bump everything"},
+           token="as:renovate")
+    api.ok("POST", f"{R}/issues/{pull}/comments", {"body": "@cxo bump"}, token="as:renovate")
     before = api.ok("GET", f"{R}/issues/{pull}/comments")
     env = run_pull(runner, pull)
     assert env["status"] == "blocked" and env["blocked"]["details"]["claimed"] is False
     assert env["blocked"]["details"]["ignored"]["untrusted"] == 4  # the review, its two comments, the comment
+    assert env["blocked"]["details"]["ignored"]["bot"] == 2
     assert api.ok("GET", f"{R}/issues/{pull}/comments") == before
     assert labels_of(api, issue) == ["agent:auto", "agent:review"]
 
@@ -177,15 +184,15 @@ def _auth(hub_repo):
     return token_env("as:acme")
 
 
-def test_max_rounds_then_one_stop_comment(runner, hub_repo, tmp_path):
+def test_a_fourth_round_is_refused_with_one_comment(runner, hub_repo, tmp_path):
     api = hub_repo.api
-    issue, pull, sha = first_pr(hub_repo, runner, tmp_path, feedback={"maxRounds": 2})
-    for n in (1, 2):
+    issue, pull, sha = first_pr(hub_repo, runner, tmp_path)  # feedback.maxRounds: the default, 3
+    for n in (1, 2, 3):
         api.ok("POST", f"{R}/issues/{pull}/comments", {"body": f"@cxo round {n} please"}, token="as:carol")
         round_script(tmp_path, [{"append": {"ROUNDS.md": f"round {n}\n"}}, report()])
         env = run_pull(runner, pull)
         assert env["status"] == "ok" and env["round"]["n"] == n, env.get("blocked")
-    api.ok("POST", f"{R}/issues/{pull}/comments", {"body": "@cxo and a third"}, token="as:carol")
+    api.ok("POST", f"{R}/issues/{pull}/comments", {"body": "@cxo and a fourth"}, token="as:carol")
     head = api.ok("GET", f"{R}/pulls/{pull}")["head"]["sha"]
     for _ in range(2):
         env = run_pull(runner, pull)
