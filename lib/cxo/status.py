@@ -26,7 +26,9 @@ def local_state(policy) -> dict:
                      # What the agent spent (docs: codex.maxTokens): tokens and wall time of this run.
                      "usage": (env.get("codex") or {}).get("usage"),
                      "duration_seconds": (env.get("codex") or {}).get("duration_seconds"),
-                     "budget_stopped": bool((env.get("codex") or {}).get("budget_stopped"))})
+                     "budget_stopped": bool((env.get("codex") or {}).get("budget_stopped")),
+                     # A feedback round on the issue's draft PR (lib/cxo/rounds/): which PR, which round.
+                     "round": {k: env["round"][k] for k in ("pull", "n")} if env.get("round") else None})
     worktrees = sorted(str(p) for p in policy.workspace_root.glob("issue-*")) if policy.workspace_root.is_dir() else []
     return {"runs": runs, "worktrees": worktrees}
 
@@ -163,7 +165,9 @@ def table(result: dict) -> str:
     local = result["local"]
     if local["runs"] or local["worktrees"]:
         lines += ["", "local state:"]
-        lines += [f"  run {r['run_id']} issue #{r['issue']}: {r['state']}, last step {r['last_step']}"
+        lines += [f"  run {r['run_id']} issue #{r['issue']}"
+                  + (f" (feedback round {r['round']['n']} on PR #{r['round']['pull']})" if r.get("round") else "")
+                  + f": {r['state']}, last step {r['last_step']}"
                   + _spent(r) + (f", blocked: {r['blocked_reason']}" if r["blocked_reason"] else "")
                   for r in local["runs"]]
         lines += [f"  worktree {Path(w).name}: {w}" for w in local["worktrees"]]

@@ -119,6 +119,12 @@ def test_changes_requested_runs_one_round_on_the_same_branch_and_pr(runner, hub_
     again = run_pull(runner, pull)
     assert again["status"] == "blocked" and "no trusted feedback" in again["blocked"]["reason"]
     assert len(round_reports(api, pull)) == 1
+    # cxo-status: the PR waits for new feedback; the round is a local run with its agent time.
+    out = subprocess.run([str(BIN / "cxo-status"), "--target", str(runner)], capture_output=True, text=True,
+                         env={**os.environ, "GITHUB_TOKEN": RUNNER})
+    assert out.returncode == 0, out.stderr
+    assert f"PR #{pull} (issue #{issue}): waiting, no trusted feedback since the last round" in out.stdout
+    assert f"(feedback round 1 on PR #{pull}): finished, last step publish, agent: tokens not reported" in out.stdout
 
 
 def test_untrusted_and_bot_feedback_start_nothing(runner, hub_repo, hub, tmp_path):
