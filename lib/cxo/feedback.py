@@ -15,7 +15,8 @@ line, diff hunk) and trusted conversation comments, not yet handled. Left out an
 bots, comments edited after they were written (the text judged is not the text there now), and inline comments
 on outdated diff lines.
 
-Read-only: three conditional listings per cxo PR (reviews, review comments, conversation comments).
+Read-only: two conditional listings per cxo PR (its timeline, which holds reviews and conversation comments, and
+its review comments).
 """
 
 from __future__ import annotations
@@ -90,10 +91,18 @@ def _edited(item: dict) -> bool:
     return bool(updated) and updated > created
 
 
-def collect(policy, pull: dict, reviews: list[dict], review_comments: list[dict], conversation: list[dict],
-            logins: set[str]) -> dict:
-    """The PR's feedback not yet handled: `items` (for the agent), `triggers` (what makes it eligible),
-    `ignored` counts by reason, `rounds` (the round reports) and `handled_keys`."""
+def split_timeline(timeline: list[dict]) -> tuple[list[dict], list[dict]]:
+    """A PR's timeline as (reviews, conversation comments): one listing instead of two. Reviews get the review
+    API's upper-case state."""
+    reviews = [dict(e, state=str(e.get("state") or "").upper()) for e in timeline if e.get("event") == "reviewed"]
+    return reviews, [e for e in timeline if e.get("event") == "commented"]
+
+
+def collect(policy, pull: dict, timeline: list[dict], review_comments: list[dict], logins: set[str]) -> dict:
+    """The PR's feedback not yet handled, from its timeline and review comments: `items` (for the agent),
+    `triggers` (what makes it eligible), `ignored` counts by reason, `rounds` (the round reports),
+    `handled_keys` and `conversation` (the PR's comments)."""
+    reviews, conversation = split_timeline(timeline)
     trusted = {a.upper() for a in policy["github"]["trustedAuthorAssociations"]}
     trigger = policy["feedback"]["trigger"]
     rounds = round_comments(conversation, logins)
@@ -142,16 +151,16 @@ def collect(policy, pull: dict, reviews: list[dict], review_comments: list[dict]
         consider("comment", comment, comment.get("created_at") or "", {}, mentions(comment.get("body"), trigger))
     items.sort(key=lambda t: (t["at"], KINDS.index(t["kind"]), t["id"]))
     triggers.sort(key=lambda t: (t["at"], t["id"]))
-    return {"items": items, "triggers": triggers, "ignored": ignored, "rounds": rounds, "handled_keys": done}
+    return {"items": items, "triggers": triggers, "ignored": ignored, "rounds": rounds, "handled_keys": done,
+            "conversation": conversation}
 
 
 def pull_feedback(policy, tracker, pull: dict, logins: set[str]) -> dict:
     """One cxo PR's feedback state: `pull`, `issue`, `rounds`, `triggers` [{kind, id, author, at}], `ignored`,
     `eligible`, `stopped` (the max-rounds notice was posted), `reason`."""
     number = pull["number"]
-    conversation = tracker.list_comments(number)
-    found = collect(policy, pull, tracker.list_reviews(number), tracker.list_review_comments(number),
-                    conversation, logins)
+    found = collect(policy, pull, tracker.list_timeline(number), tracker.list_review_comments(number), logins)
+    conversation = found["conversation"]
     triggers, rounds = found["triggers"], len(found["rounds"])
     max_rounds = policy["feedback"]["maxRounds"]
     eligible = bool(triggers) and rounds < max_rounds

@@ -194,3 +194,23 @@ def test_issue_events(hub_repo):
     assert [(e["event"], (e.get("label") or {}).get("name")) for e in events] == [
         ("labeled", "agent:auto"), ("unlabeled", "agent:auto"), ("closed", None)]
     assert events[0]["actor"]["login"] == "acme"
+
+
+def test_the_timeline_interleaves_events_comments_and_reviews(hub_repo, tmp_path):
+    api = hub_repo.api
+    pr, _, sha = open_pr(hub_repo, tmp_path)
+    n = pr["number"]
+    collaborator(api, "carol")
+    api.ok("POST", f"{R}/issues/{n}/labels", {"labels": ["agent:review"]})
+    comment = api.ok("POST", f"{R}/issues/{n}/comments", {"body": "first"}, token="as:carol")
+    review = api.ok("POST", f"{R}/pulls/{n}/reviews", {"event": "REQUEST_CHANGES", "body": "fix it"}, token="as:carol")
+    api.ok("POST", f"{R}/pulls/{n}/reviews", {"body": "draft"})  # pending: not on the timeline
+    timeline = api.ok("GET", f"{R}/issues/{n}/timeline")
+    assert [e["event"] for e in timeline] == ["labeled", "commented", "reviewed"]
+    commented, reviewed = timeline[1], timeline[2]
+    assert (commented["id"], commented["body"], commented["actor"]["login"]) == (comment["id"], "first", "carol")
+    assert commented["author_association"] == "COLLABORATOR"
+    assert (reviewed["id"], reviewed["state"], reviewed["body"], reviewed["commit_id"]) == (
+        review["id"], "changes_requested", "fix it", sha)
+    # Plain issues have no reviews; the events listing keeps only events.
+    assert [e["event"] for e in api.ok("GET", f"{R}/issues/{n}/events")] == ["labeled"]

@@ -75,9 +75,8 @@ def round_envelope(policy, tracker, pull: dict, issue: int, logins: set[str], ru
             "feedback rounds run on open draft PRs only")
         return envelope.block(env, "claim", f"not eligible: PR #{number} is not an open draft",
                               {"claimed": False})
-    conversation = tracker.list_comments(number)
-    found = collect(policy, pull, tracker.list_reviews(number), tracker.list_review_comments(number),
-                    conversation, logins)
+    found = collect(policy, pull, tracker.list_timeline(number), tracker.list_review_comments(number), logins)
+    conversation = found["conversation"]
     max_rounds = policy["feedback"]["maxRounds"]
     done = len(found["rounds"])
     if not found["triggers"]:

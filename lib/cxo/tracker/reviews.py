@@ -74,5 +74,9 @@ class ReviewsMixin:
             return False
         return True
 
+    def list_timeline(self, number: int) -> list[dict]:
+        """The issue's (or PR's) timeline: events, `commented` conversation comments and `reviewed` reviews."""
+        return self._paginate(self._repo_path(f"/issues/{int(number)}/timeline"))
+
     def list_issue_events(self, number: int) -> list[dict]:
         return self._paginate(self._repo_path(f"/issues/{int(number)}/events"))

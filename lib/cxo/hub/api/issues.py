@@ -173,10 +173,26 @@ def _event_items(hub, row, issue_row):
     return items
 
 
+def _timeline_items(hub, row, issue_row):
+    """Events, conversation comments (`commented`) and, on a pull request, submitted reviews (`reviewed`, state in
+    lower case), oldest first, as GitHub's timeline lists them."""
+    dated = [(item["created_at"], 0, item["id"], item) for item in _event_items(hub, row, issue_row)]
+    for comment in hub.store.q("SELECT * FROM comments WHERE issue_id = ? ORDER BY id", issue_row["id"]):
+        item = hub.comment_json(row, comment)
+        item.update(event="commented", actor=item["user"])
+        dated.append((item["created_at"], 1, item["id"], item))
+    for review in hub.store.q("SELECT * FROM reviews WHERE issue_id = ? AND state != 'PENDING' ORDER BY id",
+                              issue_row["id"]):
+        item = hub.review_json(row, issue_row, review)
+        item.update(event="reviewed", state=item["state"].lower())
+        dated.append((item.get("submitted_at") or "", 2, item["id"], item))
+    return [item for *_, item in sorted(dated, key=lambda d: d[:3])]
+
+
 @route("GET", "/repos/{owner}/{repo}/issues/{number}/timeline", "issues/list-events-for-timeline")
 def timeline(hub, req, owner, repo, number):
     row = hub.repo_or_404(owner, repo, req.login)
-    page, headers = hub.paginate(req, _event_items(hub, row, hub.issue_or_404(row, number)), req.path)
+    page, headers = hub.paginate(req, _timeline_items(hub, row, hub.issue_or_404(row, number)), req.path)
     return 200, page, headers
 
 
