@@ -154,3 +154,19 @@ def running_label_state(policy, issue: dict, comments: list[dict], logins, now: 
                       f"{issue['updated_at']} (longer than runner.leaseSeconds, {lease} s).")
     return False, (f"running: agent:running without a claim yet, changed {int(quiet)} s ago (taken over once "
                    f"unchanged for runner.leaseSeconds, {lease} s)")
+
+
+# The issue's comments as the claim step listed them right after writing this process's claim, by run id: a run
+# that goes on in the same process (cxo-run) builds its prompt from them and publish checks its claim against
+# them, instead of listing the comments twice more. A run resumed by another process (or a step run on its own)
+# finds nothing here and lists afresh.
+_LISTED_AT_CLAIM: dict[str, tuple[int, list[dict]]] = {}
+
+
+def remember_listing(run_id: str, claim_comment_id: int, comments: list[dict]) -> None:
+    _LISTED_AT_CLAIM[run_id] = (claim_comment_id, comments)
+
+
+def listing_at_claim(run_id: str, claim_comment_id: int) -> list[dict] | None:
+    found = _LISTED_AT_CLAIM.get(run_id)
+    return found[1] if found and found[0] == claim_comment_id else None

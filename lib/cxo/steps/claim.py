@@ -11,6 +11,7 @@ from ..claims import (
     finished_runs,
     make_claim,
     parse_claims,
+    remember_listing,
     running_label_state,
 )
 from ..labels import classify, label_names
@@ -172,6 +173,7 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
         tracker.remove_label(number, blocked)
         removed.append(blocked)
         say(f"continuing run {continuing['run_id']}: removed {blocked}")
+    remember_listing(env["run_id"], comment["id"], comments)
     say(f"claimed issue #{number} as run {env['run_id']}")
     env["claim"] = {
         "issue": _issue_summary(issue, verdict.mode),

@@ -77,7 +77,11 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     report_path = output_dir(policy, env) / "report.json"
     # A feedback round's prompt carries the reviewers' items (the round's comments live on the PR, not here).
     context = prompting.feedback_context(env["round"]) if env.get("round") else ""
-    prompt = prompting.build(policy, issue, tracker.list_comments(issue["number"]), report_path, tree["branch"],
+    from ..claims import listing_at_claim
+
+    comments = listing_at_claim(env["run_id"], env["claim"]["comment_id"])
+    comments = tracker.list_comments(issue["number"]) if comments is None else comments
+    prompt = prompting.build(policy, issue, comments, report_path, tree["branch"],
                              context=context)
     continuing = env["claim"].get("continue_from")
     if continuing:

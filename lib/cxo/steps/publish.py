@@ -99,7 +99,12 @@ def verify(env: dict, policy, tracker) -> list[dict] | None:
     tree = env.get("worktree")
     if tree and policy.workspace_root.resolve() not in Path(tree["path"]).resolve().parents:
         raise InputError(refuse.format(f"worktree {tree['path']} is not under {policy.workspace_root}"))
-    comments = tracker.list_comments(number)
+    from ..claims import listing_at_claim
+
+    # A run claimed by this very process was checked against GitHub by its claim step (the envelope never left
+    # memory); anything else is listed and checked now.
+    comments = listing_at_claim(env["run_id"], claim["comment_id"])
+    comments = tracker.list_comments(number) if comments is None else comments
     ours = [c for c in parse_claims(comments, runner_logins(policy, tracker)) if c["comment_id"] == claim["comment_id"]]
     if not ours or ours[0]["run_id"] != env["run_id"]:
         raise InputError(refuse.format(f"no claim comment {claim['comment_id']} by a runner for run {env['run_id']} "
