@@ -109,20 +109,7 @@ jobs:
     name: cxo-run #${{ matrix.issue }}
     needs: eligible
     if: needs.eligible.outputs.issues != '[]' && needs.eligible.outputs.issues != ''
-    runs-on: ubuntu-24.04
-    timeout-minutes: 90
-    permissions:
-      contents: write
-      issues: write
-      pull-requests: write
-    strategy:
-      fail-fast: false
-      max-parallel: @MAX_PARALLEL@  # concurrency.children in .codex-orchestrator/config.yaml
-      matrix:
-        issue: ${{ fromJSON(needs.eligible.outputs.issues) }}
-    concurrency:
-      group: cxo-issue-${{ matrix.issue }}
-      cancel-in-progress: false
+@AGENT_MATRIX:needs.eligible.outputs.issues@
     steps:
 @AGENT_SETUP@
       - name: cxo-run
@@ -186,20 +173,7 @@ TREE_JOBS = """
     name: cxo-run #${{ matrix.issue }} (child of #${{ needs.eligible.outputs.tree }})
     needs: [eligible, tree]
     if: needs.tree.outputs.children != '[]' && needs.tree.outputs.children != ''
-    runs-on: ubuntu-24.04
-    timeout-minutes: 90
-    permissions:
-      contents: write
-      issues: write
-      pull-requests: write
-    strategy:
-      fail-fast: false
-      max-parallel: @MAX_PARALLEL@  # concurrency.children in .codex-orchestrator/config.yaml
-      matrix:
-        issue: ${{ fromJSON(needs.tree.outputs.children) }}
-    concurrency:
-      group: cxo-issue-${{ matrix.issue }}
-      cancel-in-progress: false
+@AGENT_MATRIX:needs.tree.outputs.children@
     steps:
 @AGENT_SETUP@
       - name: cxo-run child
@@ -330,7 +304,30 @@ jobs:
 """
 
 
+# The head of a job that runs one agent per matrix entry (an issue, or a tree's child): @AGENT_MATRIX:<list>@,
+# where <list> is the expression holding the JSON list of issue numbers.
+AGENT_MATRIX = """\
+    runs-on: ubuntu-24.04
+    timeout-minutes: 90
+    permissions:
+      contents: write
+      issues: write
+      pull-requests: write
+    strategy:
+      fail-fast: false
+      max-parallel: @MAX_PARALLEL@  # concurrency.children in .codex-orchestrator/config.yaml
+      matrix:
+        issue: ${{ fromJSON(@LIST@) }}
+    concurrency:
+      group: cxo-issue-${{ matrix.issue }}
+      cancel-in-progress: false
+"""
+
+
 def render(template: str, max_parallel: int) -> str:
+    import re
+
+    template = re.sub(r"@AGENT_MATRIX:([a-z.-]+)@\n", lambda m: AGENT_MATRIX.replace("@LIST@", m.group(1)), template)
     template = template.replace("@AGENT_SETUP@\n", AGENT_SETUP)
     values = {"@CXO_VERSION@": __version__, "@CODEX_VERSION@": CODEX_VERSION, "@PYTHON_VERSION@": PYTHON_VERSION,
               "@MAX_PARALLEL@": str(max_parallel), "@CHECKOUT@": uses("checkout"),
