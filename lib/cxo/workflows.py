@@ -121,14 +121,7 @@ jobs:
           CXO_STATE_DIR: ${{ runner.temp }}/cxo-state
           ISSUE: ${{ matrix.issue }}
         run: cxo-run --issue "$ISSUE"
-      - name: Upload the run's state
-        if: always()
-        uses: @UPLOAD_ARTIFACT@
-        with:
-          name: cxo-state-${{ matrix.issue }}
-          path: ${{ runner.temp }}/cxo-state
-          if-no-files-found: ignore
-          retention-days: 14
+@UPLOAD_RUN_STATE@
 """
 
 TREE_JOBS = """
@@ -185,14 +178,7 @@ TREE_JOBS = """
           ISSUE: ${{ matrix.issue }}
           PARENT: ${{ needs.eligible.outputs.tree }}
         run: cxo-run --issue "$ISSUE" --tree-parent "$PARENT"
-      - name: Upload the run's state
-        if: always()
-        uses: @UPLOAD_ARTIFACT@
-        with:
-          name: cxo-state-${{ matrix.issue }}
-          path: ${{ runner.temp }}/cxo-state
-          if-no-files-found: ignore
-          retention-days: 14
+@UPLOAD_RUN_STATE@
 
   next:
     name: next tree steps
@@ -324,11 +310,24 @@ AGENT_MATRIX = """\
 """
 
 
+# A matrix entry's saved envelopes, logs and proofs, kept as an artifact whatever the outcome.
+UPLOAD_RUN_STATE = """\
+      - name: Upload the run's state
+        if: always()
+        uses: @UPLOAD_ARTIFACT@
+        with:
+          name: cxo-state-${{ matrix.issue }}
+          path: ${{ runner.temp }}/cxo-state
+          if-no-files-found: ignore
+          retention-days: 14
+"""
+
+
 def render(template: str, max_parallel: int) -> str:
     import re
 
     template = re.sub(r"@AGENT_MATRIX:([a-z.-]+)@\n", lambda m: AGENT_MATRIX.replace("@LIST@", m.group(1)), template)
-    template = template.replace("@AGENT_SETUP@\n", AGENT_SETUP)
+    template = template.replace("@AGENT_SETUP@\n", AGENT_SETUP).replace("@UPLOAD_RUN_STATE@\n", UPLOAD_RUN_STATE)
     values = {"@CXO_VERSION@": __version__, "@CODEX_VERSION@": CODEX_VERSION, "@PYTHON_VERSION@": PYTHON_VERSION,
               "@MAX_PARALLEL@": str(max_parallel), "@CHECKOUT@": uses("checkout"),
               "@SETUP_PYTHON@": uses("setup-python"), "@UPLOAD_ARTIFACT@": uses("upload-artifact"),
