@@ -133,3 +133,29 @@ def test_a_branch_moved_during_the_round_is_never_forced(runner, hub_repo, tmp_p
     [rep] = round_reports(api, pull)
     assert "Blocked" in rep["body"]
     assert labels_of(api, issue) == ["agent:auto", "agent:blocked"]
+
+
+def test_a_host_that_read_the_feedback_before_the_round_finished_withdraws(runner, hub_repo, tmp_path):  # noqa: F811
+    """Host B read the PR before host A's round report, and claims after A finished: the claim listing shows A's
+    finished claim of the same round, so B withdraws and writes nothing else."""
+    from cxo import envelope
+    from cxo import policy as policy_mod
+    from cxo.connect import tracker_for
+    from cxo.rounds.run import run_pull
+    from cxo.steps import claim
+
+    api = hub_repo.api
+    issue, pull, sha = first_pr(hub_repo, runner, tmp_path)
+    changes_requested(api, pull, sha)
+    round_script(tmp_path, [{"append": {"app/calc.py": "\nproduct = multiply\n"}}, report()])
+    done = run_pull(runner, pull)
+    assert done["status"] == "ok", done.get("blocked")
+    late = envelope.new(runner, issue)
+    late["round"] = done["round"]  # what B read before A's report: the same round
+    pol = policy_mod.load(runner)
+    before = api.ok("GET", f"{R}/issues/{issue}/comments")
+    env = claim.run(late, policy=pol, tracker=tracker_for(pol), say=lambda m: None)
+    assert env["status"] == "blocked" and env["blocked"]["details"]["claimed"] is False
+    assert "was done by another runner" in env["blocked"]["reason"]
+    assert api.ok("GET", f"{R}/issues/{issue}/comments") == before  # its own claim comment was taken back
+    assert labels_of(api, issue) == ["agent:auto", "agent:review"]

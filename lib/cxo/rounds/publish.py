@@ -15,6 +15,7 @@ from .. import envelope, killpoints
 from ..claims import claim_comment, done_marker
 from ..feedback import ROUND
 from ..gitutil import remote, rev_parse
+from ..steps.claim import round_claim_marker
 from ..tracker.base import write_once
 from ..untrusted import one_line
 from . import report as round_report
@@ -165,4 +166,8 @@ def _claim_done(tracker, env: dict, comments) -> None:
     data = {"run_id": env["run_id"], "runner": claim["runner"]["name"], "host": claim["runner"]["host"],
             "pid": claim["runner"].get("pid", 0), "claimed_at": claim["claimed_at"],
             "lease_expires_at": claim["lease_expires_at"]}
-    tracker.update_comment(claim["comment_id"], claim_comment(data, "Feedback round finished.") + "\n" + marker)
+    info = env["round"]
+    # The round's claim marker stays: a host that read the feedback before this round's report and claims after
+    # it finished finds this finished claim of the same round, and withdraws (steps/claim.py).
+    note = f"Feedback round {info['n']} on PR #{info['pull']} finished." + round_claim_marker(info)
+    tracker.update_comment(claim["comment_id"], claim_comment(data, note) + "\n" + marker)
