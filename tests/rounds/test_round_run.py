@@ -241,3 +241,28 @@ def test_a_round_chained_by_hand_step_by_step(runner, hub_repo, tmp_path):
     replies = [c for c in api.ok("GET", f"{R}/pulls/{pull}/comments") if c.get("in_reply_to_id")]
     assert len(replies) == 2  # both files the comments are on changed: both counted as addressed
     assert labels_of(api, issue) == ["agent:auto", "agent:review"]
+
+
+def test_a_pr_from_before_the_pushed_marker_still_tells_a_rewrite(runner, hub_repo, tmp_path):
+    """A cxo PR whose body has no pushed marker (opened by an older cxo): cxo's last push is its newest commit with
+    the runner's Cxo-Run trailer; a force-push that dropped every such commit still blocks the round."""
+    import re
+
+    api = hub_repo.api
+    issue, pull, sha = first_pr(hub_repo, runner, tmp_path)
+    body = api.ok("GET", f"{R}/pulls/{pull}")["body"]
+    api.ok("PATCH", f"{R}/pulls/{pull}", {"body": re.sub(r"<!-- cxo:pushed sha=[0-9a-f]+ -->", "", body)},
+           token=RUNNER)
+    branch = api.ok("GET", f"{R}/pulls/{pull}")["head"]["ref"]
+    human = tmp_path / "human"
+    subprocess.run(["git", "clone", "-q", "-b", branch, hub_repo.clone_url, str(human)], check=True)
+    subprocess.run(["git", "reset", "-q", "--hard", "HEAD~1"], cwd=human, check=True)
+    (human / "OTHER.md").write_text("rewritten\n")
+    subprocess.run(["git", "add", "-A"], cwd=human, check=True)
+    subprocess.run(["git", "commit", "-qm", "rewrite"], cwd=human, check=True)
+    subprocess.run(["git", "push", "-qf", "origin", branch], cwd=human, check=True,
+                   env={**os.environ, **_auth(hub_repo)})
+    api.ok("POST", f"{R}/issues/{pull}/comments", {"body": "@cxo go on"}, token="as:carol")
+    env = run_pull(runner, pull)
+    assert env["status"] == "blocked" and env["blocked"]["step"] == "worktree"
+    assert "none of cxo's commits is left on it" in env["blocked"]["reason"]

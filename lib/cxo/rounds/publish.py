@@ -71,6 +71,10 @@ def _push_and_reply(env, policy, tracker, say, section, resumed) -> dict:
     from ..steps.worktree import repo_lock
 
     info, worktree = env["round"], Path(env["worktree"]["path"])
+    if info["branch"] in (info["base_branch"], policy.base_branch):
+        from ..errors import CxoError
+
+        raise CxoError(f"refusing to push: the PR's branch {info['branch']} is a base branch")
     subject = f"cxo: feedback round {info['n']} on #{env['issue']['number']}: " \
               f"{one_line(env['claim']['issue']['title'], 100)}"
     section["commit_created"] = plain.commit_checked(policy, env, worktree, say, subject)

@@ -45,8 +45,13 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
             return envelope.block(env, STEP, f"cannot fetch the PR branch {branch}: {exc.message}", details)
         head = rev_parse(target, f"refs/remotes/{remote_name}/{branch}")
         base_head = rev_parse(target, f"refs/remotes/{remote_name}/{base}")
-        last = info.get("last_pushed")
-        if last and head != last:
+        last = info.get("last_pushed") or _last_runner_commit(target, base_head, head)
+        if last is None:  # a PR cxo opened, with none of cxo's commits left on it
+            return envelope.block(env, STEP, (
+                f"the PR branch {branch} was rewritten: none of cxo's commits is left on it (a force-push or rebase "
+                "by a human); cxo does not build over or replace a human's history: take the PR over by hand"),
+                {**details, "head": head, "last_pushed": None})
+        if head != last:
             if not _has_commit(target, last) or not is_ancestor(target, last, head):
                 return envelope.block(env, STEP, (
                     f"the PR branch {branch} was rewritten: its head {head[:12]} does not build on cxo's last push "
@@ -64,6 +69,17 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     env["worktree"] = {"path": str(Path(path)), "branch": branch, "base_branch": base, "remote": remote_name,
                        "base_sha": base_sha, "head_sha": head, "round_start_sha": head, "reused": made}
     return envelope.mark_done(env, STEP)
+
+
+def _last_runner_commit(target: Path, base: str, head: str) -> str | None:
+    """For a PR opened before cxo recorded its pushes in markers: the newest commit on the branch that the
+    runner made (its `Cxo-Run:` trailer), as cxo's last push."""
+    log = git(target, "log", "--format=%H%x00%B%x01", f"{base}..{head}")
+    for entry in log.split("\x01"):
+        sha, _, message = entry.strip("\n").partition("\0")
+        if sha and "\nCxo-Run: " in message:
+            return sha
+    return None
 
 
 def _place(target: Path, path: Path, branch: str, head: str, details: dict, say) -> bool | str:
