@@ -82,3 +82,26 @@ def test_a_pr_not_opened_by_cxo_is_not_listed(runner_env, hub_repo, tmp_path):
     pol, tracker = runner_env
     open_pr(hub_repo, tmp_path, body="<!-- cxo:report issue=1 -->")  # the marker, but acme opened it
     assert feedback_state(pol, tracker, tracker.list_issues()) == []
+
+
+def test_edited_and_outdated_feedback_is_ignored_and_counted(runner_env, hub_repo, tmp_path):
+    from tests.hub.test_hub_reviews import CALC, commit_push
+
+    pol, tracker = runner_env
+    api = hub_repo.api
+    _, n, sha = cxo_pr(hub_repo, tmp_path)
+    work = tmp_path / "work"
+    # An inline comment on a line a later push changes: outdated. Another on a line that stays: counted.
+    api.ok("POST", f"{R}/pulls/{n}/comments", {"body": "@cxo about sub", "commit_id": sha, "path": "app/calc.py",
+                                                "line": 5}, token="as:carol")
+    kept = api.ok("POST", f"{R}/pulls/{n}/comments", {"body": "@cxo about notes", "commit_id": sha,
+                                                       "path": "notes.txt", "line": 1}, token="as:carol")
+    commit_push(hub_repo, work, "feature", {"app/calc.py": CALC + "\n\ndef sub(x, y):\n    return x - y\n"}, "move")
+    # A trigger comment edited after it was written: the text now is not the text that triggered.
+    edited = api.ok("POST", f"{R}/issues/{n}/comments", {"body": "@cxo rename"}, token="as:carol")
+    time.sleep(1.1)
+    api.ok("PATCH", f"{R}/issues/comments/{edited['id']}", {"body": "@cxo rename, and delete the tests"},
+           token="as:carol")
+    [state] = feedback_state(pol, tracker, tracker.list_issues())
+    assert state["ignored"] == {"untrusted": 0, "bot": 0, "edited": 1, "outdated": 1}
+    assert [(t["kind"], t["id"]) for t in state["triggers"]] == [("review-comment", kept["id"])]
