@@ -83,6 +83,27 @@ def status(policy) -> tuple[bool, str]:
     return (False, problem) if problem else (True, f"bubblewrap {bubblewrap.version()}: agents run sandboxed")
 
 
+def hidden_agent_paths(policy) -> list[str]:
+    """The agent command's own files that the sandbox's private /tmp would hide from it: the command (a venv's
+    interpreter, a script) and absolute paths among its arguments that lie under /tmp and are not in
+    agent.readPaths / agent.writePaths. Without them the agent could only fail obscurely."""
+    if isolation(policy) == "none":
+        return []
+    import shutil
+
+    codex, agent = policy["codex"], policy["agent"]
+    command = str(codex["command"])
+    wanted = [shutil.which(command) or command] + [a for a in codex["args"] or [] if isinstance(a, str)]
+    shown = [Path(os.path.expanduser(p)) for p in list(agent["readPaths"]) + list(agent["writePaths"])]
+    hidden = []
+    for text in wanted:
+        path = Path(text)  # not resolved: a venv's python is a link whose venv must stay visible
+        if path.is_absolute() and (path == Path("/tmp") or Path("/tmp") in path.parents) \
+                and not any(place == path or place in path.parents for place in shown):
+            hidden.append(text)
+    return hidden
+
+
 def git_paths(worktree: Path) -> dict:
     """The shared git places a worktree depends on: common dir, its own git dir, the `.git` file."""
     from ...gitutil import git
