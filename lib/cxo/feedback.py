@@ -31,6 +31,9 @@ HANDLED = re.compile(r"<!-- cxo:feedback-handled ([a-z0-9:, -]*) -->")
 PUSHED = re.compile(r"<!-- cxo:pushed sha=([0-9a-f]{40}) -->")
 STOPPED = "<!-- cxo:feedback-stopped -->"
 KINDS = ("review", "review-comment", "comment")
+# Why feedback was left out, as the prompt and the round report say it.
+IGNORED_WHY = {"untrusted": "by untrusted authors", "bot": "by bots", "edited": "edited after they were written",
+               "outdated": "on outdated diff lines"}
 
 
 def round_marker(n: int) -> str:
@@ -101,7 +104,7 @@ def split_timeline(timeline: list[dict]) -> tuple[list[dict], list[dict]]:
 def collect(policy, pull: dict, timeline: list[dict], review_comments: list[dict], logins: set[str]) -> dict:
     """The PR's feedback not yet handled, from its timeline and review comments: `items` (for the agent),
     `triggers` (what makes it eligible), `ignored` counts by reason, `rounds` (the round reports),
-    `handled_keys` and `conversation` (the PR's comments)."""
+    and `conversation` (the PR's comments)."""
     reviews, conversation = split_timeline(timeline)
     trusted = {a.upper() for a in policy["github"]["trustedAuthorAssociations"]}
     trigger = policy["feedback"]["trigger"]
@@ -151,7 +154,7 @@ def collect(policy, pull: dict, timeline: list[dict], review_comments: list[dict
         consider("comment", comment, comment.get("created_at") or "", {}, mentions(comment.get("body"), trigger))
     items.sort(key=lambda t: (t["at"], KINDS.index(t["kind"]), t["id"]))
     triggers.sort(key=lambda t: (t["at"], t["id"]))
-    return {"items": items, "triggers": triggers, "ignored": ignored, "rounds": rounds, "handled_keys": done,
+    return {"items": items, "triggers": triggers, "ignored": ignored, "rounds": rounds,
             "conversation": conversation}
 
 

@@ -110,13 +110,11 @@ def check_prompts(policy) -> None:
         check_template(text, allowed, f"prompts.{key}", str(path))
 
 
-LEFT_OUT = {"untrusted": "by untrusted authors", "bot": "by bots", "edited": "edited after they were written",
-            "outdated": "on outdated diff lines"}
-
-
 def feedback_context(info: dict) -> str:
     """A feedback round's part of the prompt: runner-written framing, each trusted feedback item fenced as data
     with its id (the agent answers per id in the report's `feedback`), and what was left out."""
+    from .feedback import IGNORED_WHY
+
     lines = [f"# Feedback round {info['n']} on draft pull request #{info['pull']}", "",
              "The change for this issue is already on this branch: the runner published it as a draft pull "
              "request, and trusted reviewers asked for the changes quoted below. Make them on top of the existing "
@@ -143,6 +141,6 @@ def feedback_context(info: dict) -> str:
     left = {k: v for k, v in (info.get("ignored") or {}).items() if v}
     if left:
         lines += ["", "Left out by the runner (not shown to you): " + ", ".join(
-            f"{v} {LEFT_OUT[k]}" for k, v in left.items())
+            f"{v} {IGNORED_WHY[k]}" for k, v in left.items())
             + "."]
     return "\n".join(lines)

@@ -70,15 +70,7 @@ jobs:
       tree: ${{ steps.list.outputs.tree }}
       more-trees: ${{ steps.list.outputs.more-trees }}
     steps:
-      - uses: @CHECKOUT@
-        with:
-          persist-credentials: false
-          fetch-depth: 0
-      - uses: @SETUP_PYTHON@
-        with:
-          python-version: "@PYTHON_VERSION@"
-      - name: Install cxo
-        run: python -m pip install "$CXO_PIP_SPEC"
+@INSTALL_CXO@
       - name: List eligible issues
         id: list
         env:
@@ -222,15 +214,7 @@ AGENT_SETUP = """\
           permission-contents: write
           permission-issues: write
           permission-pull-requests: write
-      - uses: @CHECKOUT@
-        with:
-          persist-credentials: false
-          fetch-depth: 0
-      - uses: @SETUP_PYTHON@
-        with:
-          python-version: "@PYTHON_VERSION@"
-      - name: Install cxo
-        run: python -m pip install "$CXO_PIP_SPEC"
+@INSTALL_CXO@
       # The Codex CLI at the exact version scripts/install-codex.sh pins; npm checks the registry's integrity hash.
       - name: Install the Codex CLI
         run: npm install --global --no-audit --no-fund "@openai/codex@$CODEX_VERSION" # zizmor: ignore[adhoc-packages]
@@ -310,6 +294,19 @@ AGENT_MATRIX = """\
 """
 
 
+# The repository (full history: cxo fetches and compares branches), the pinned Python and cxo itself.
+INSTALL_CXO = """\
+      - uses: @CHECKOUT@
+        with:
+          persist-credentials: false
+          fetch-depth: 0
+      - uses: @SETUP_PYTHON@
+        with:
+          python-version: "@PYTHON_VERSION@"
+      - name: Install cxo
+        run: python -m pip install "$CXO_PIP_SPEC"
+"""
+
 # A matrix entry's saved envelopes, logs and proofs, kept as an artifact whatever the outcome.
 UPLOAD_RUN_STATE = """\
       - name: Upload the run's state
@@ -328,6 +325,7 @@ def render(template: str, max_parallel: int) -> str:
 
     template = re.sub(r"@AGENT_MATRIX:([a-z.-]+)@\n", lambda m: AGENT_MATRIX.replace("@LIST@", m.group(1)), template)
     template = template.replace("@AGENT_SETUP@\n", AGENT_SETUP).replace("@UPLOAD_RUN_STATE@\n", UPLOAD_RUN_STATE)
+    template = template.replace("@INSTALL_CXO@\n", INSTALL_CXO)
     values = {"@CXO_VERSION@": __version__, "@CODEX_VERSION@": CODEX_VERSION, "@PYTHON_VERSION@": PYTHON_VERSION,
               "@MAX_PARALLEL@": str(max_parallel), "@CHECKOUT@": uses("checkout"),
               "@SETUP_PYTHON@": uses("setup-python"), "@UPLOAD_ARTIFACT@": uses("upload-artifact"),

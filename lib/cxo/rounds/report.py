@@ -2,11 +2,8 @@
 that the PR had its rounds. Runner-written facts; the agent's words only cleaned, bounded and quoted."""
 
 from .. import report
-from ..feedback import STOPPED, handled_marker, pushed_marker, round_marker
+from ..feedback import IGNORED_WHY, STOPPED, handled_marker, pushed_marker, round_marker
 from ..untrusted import one_line
-
-LEFT_OUT = {"untrusted": "by untrusted authors", "bot": "by bots",
-            "edited": "edited after they were written", "outdated": "on outdated diff lines"}
 
 
 def round_head(env: dict) -> str:
@@ -56,7 +53,7 @@ def round_report(env: dict, addressed: dict) -> str:
     lines += ["", "### Feedback handled"] + _items(info, addressed)
     left = {k: v for k, v in (info.get("ignored") or {}).items() if v}
     if left:
-        lines += ["", "Ignored: " + ", ".join(f"{v} {LEFT_OUT[k]}" for k, v in left.items()) + "."]
+        lines += ["", "Ignored: " + ", ".join(f"{v} {IGNORED_WHY[k]}" for k, v in left.items()) + "."]
     gate = env.get("gate") or {}
     if gate.get("verdicts"):
         lines += ["", "### Gates (the whole pull request against its base)"] + report._gates(gate["verdicts"])
