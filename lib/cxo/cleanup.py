@@ -44,7 +44,9 @@ def clean_worktrees(policy, tracker, active: set[str] = frozenset(), say=print) 
             kept.append({"path": str(path), "reason": f"PR #{pull['number']} is not merged"})
             continue
         try:
-            git(policy.target, "worktree", "remove", str(path))
+            from .agents import repository
+
+            repository.remove(policy.target, path)
             git(policy.target, "branch", "-D", branch)
         except CxoError as exc:
             kept.append({"path": str(path), "reason": f"git refused: {exc.message}"})

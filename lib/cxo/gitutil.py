@@ -17,14 +17,36 @@ class GitError(CxoError):
 
 
 # Every runner git command runs with these, whatever the repository's (or an agent's) configuration says:
-# no hooks, no fsmonitor program, no automatic gc, no ext:: transport, no credential helper from any config.
+# no hooks, no fsmonitor program, no automatic gc, no ext:: transport, no credential helper from any config,
+# and no replace refs: what a commit id names is what its object holds (an agent's `git replace` of the base
+# once made an honest run build on a forged tree).
 SAFE_CONFIG = (("core.hooksPath", "/dev/null"), ("core.fsmonitor", "false"), ("gc.auto", "0"),
-               ("protocol.ext.allow", "never"), ("credential.helper", ""), ("core.askPass", ""))
+               ("protocol.ext.allow", "never"), ("credential.helper", ""), ("core.askPass", ""),
+               ("core.useReplaceRefs", "false"), ("maintenance.auto", "false"))
+# The same for what only the environment controls: replace objects and grafts ignored.
+SAFE_ENV = {"GIT_NO_REPLACE_OBJECTS": "1", "GIT_GRAFT_FILE": "/dev/null", "GIT_TERMINAL_PROMPT": "0",
+            "LC_ALL": "C", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
+# Beside each agent work tree, in the runner-only workspace root: the runner's own git directory for that tree.
+SIDECAR = ".{}.runner-gitdir"
+
+
+def runner_view(cwd: Path | str) -> dict:
+    """GIT_DIR/GIT_WORK_TREE for a runner git command run in (or below) an agent's work tree: the runner's own
+    linked-worktree directory, never the `.git` inside the tree, which is the agent's repository. {} elsewhere.
+
+    The pointer lives beside the tree in the workspace root, which no sandbox shows, so nothing the agent can
+    write decides which git directory the runner reads."""
+    here = Path(os.path.abspath(cwd))
+    for tree in (here, *here.parents):
+        pointer = tree.parent / SIDECAR.format(tree.name)
+        if tree.name and pointer.is_file():
+            return {"GIT_DIR": pointer.read_text().strip(), "GIT_WORK_TREE": str(tree)}
+    return {}
 
 
 def config_env(pairs=()) -> dict:
     """GIT_CONFIG_COUNT variables for SAFE_CONFIG plus `pairs` (command-line config, never written anywhere)."""
-    env = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
+    env = dict(SAFE_ENV)
     items = list(SAFE_CONFIG) + list(pairs)
     env["GIT_CONFIG_COUNT"] = str(len(items))
     for index, (key, value) in enumerate(items):
@@ -40,7 +62,7 @@ def git(cwd: Path | str, *args: str, env: dict | None = None, retcode=0, input: 
     decoded with the file system encoding, undecodable bytes dropped. A plain subprocess, not a shell, and
     cwd/environment bound per call: a tree run works in several worktrees from several threads at once."""
     encoding = sys.getfilesystemencoding()
-    run_env = {**os.environ, **config_env(), **(env or {})}
+    run_env = {**os.environ, **config_env(), **runner_view(cwd), **(env or {})}
     proc = subprocess.run(["git", *args], cwd=str(cwd), env=run_env, capture_output=True,
                           input=(input or "").encode(encoding))
     out, err = proc.stdout.decode(encoding, "ignore"), proc.stderr.decode(encoding, "ignore")
@@ -69,7 +91,7 @@ def remote(cwd: Path | str, command: str, url: str, refspec: str | list[str], *o
         # useHttpPath: the helper answers only for this repository's path, not for the whole host.
         pairs.append(("credential.useHttpPath", "true"))
         pairs.append((f"credential.{url}.helper", f'!f() {{ test "$1" = get && cat /dev/fd/{read_end}; }}; f'))
-    env = {**os.environ, **config_env(pairs)}
+    env = {**os.environ, **config_env(pairs), **runner_view(cwd)}
     try:
         proc = subprocess.run(["git", command, *options, "--", url,
                                 *([refspec] if isinstance(refspec, str) else refspec)], cwd=str(cwd), env=env,
@@ -86,7 +108,7 @@ def remote(cwd: Path | str, command: str, url: str, refspec: str | list[str], *o
 def is_ancestor(cwd: Path | str, older: str, newer: str) -> bool:
     """Whether commit `older` is `newer` or one of its ancestors (False when either is unknown)."""
     proc = subprocess.run(["git", "merge-base", "--is-ancestor", older, newer], cwd=str(cwd), capture_output=True,
-                          env={**os.environ, **config_env()})
+                          env={**os.environ, **config_env(), **runner_view(cwd)})
     return proc.returncode == 0
 
 
@@ -225,6 +247,19 @@ def collect_changes(worktree: Path, base: str, head: str = "HEAD") -> ChangeSet:
     )
     changes.deleted = sorted(set(deleted_tree + deleted_commits))
     return changes
+
+
+def export_tree(repo: Path | str, rev: str, dest: Path) -> Path:
+    """The files of `rev` written to `dest` (a plain directory, no `.git`), through a throw-away index."""
+    import tempfile
+
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="cxo-index-") as scratch:
+        index = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
+        git(repo, "read-tree", rev, env=index)
+        git(repo, "checkout-index", "--all", "--force", f"--prefix={dest}/", env=index)
+    return dest
 
 
 def token_env(token: str | None, url: str | None = None) -> dict:

@@ -169,10 +169,25 @@ def parse_policy_text(text: str, shown: str, warnings: list | None = None) -> di
                 warnings.append(note)
             else:
                 _warn(note, shown)
+    _legacy_network(data, shown, warnings)
     problem = _schema_problem(data, shown)
     if problem:
         raise PolicyError(problem)
     return data
+
+
+def _legacy_network(data: dict, shown: str, warnings: list | None) -> None:
+    """agent.network was a boolean: true reads as `open`, false as `none`, with a warning naming the new words."""
+    agent = data.get("agent")
+    if isinstance(agent, dict) and isinstance(agent.get("network"), bool):
+        agent["network"] = "open" if agent["network"] else "none"
+        note = (f"agent.network: {str(agent['network'] == 'open').lower()} is read as `{agent['network']}`; "
+                "write allowlist, open or none (allowlist, the default, reaches only agent.allowHosts and the "
+                "agent's model hosts)")
+        if warnings is not None:
+            warnings.append(note)
+        else:
+            _warn(note, shown)
 
 
 # The placeholders each template may use (a template with any other is refused when the policy loads).

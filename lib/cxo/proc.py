@@ -51,6 +51,12 @@ def spawn(argv: list[str], env: dict, sandbox: Wrapper | None = None, **popen_kw
     return subprocess.Popen(argv, env=env, **popen_kwargs)
 
 
+def close(sandbox: Wrapper | None) -> None:
+    """Tear down what a sandbox started for its process (the egress proxy and its socket)."""
+    if sandbox is not None and hasattr(sandbox, "close"):
+        sandbox.close()
+
+
 def kill_group(proc: subprocess.Popen) -> None:
     """TERM the process group, KILL it if it lingers."""
     try:
@@ -80,6 +86,8 @@ def run_command(command: str, cwd: Path, log_path: Path, timeout_s: float, env: 
         except KeyboardInterrupt:  # the runner is stopping: what it started must not outlive it
             kill_group(proc)
             raise
+        finally:
+            close(sandbox)
 
 
 @dataclass
@@ -168,8 +176,10 @@ def run_logged(argv: list[str], *, cwd: Path, env: dict, stdin_path: Path, log_p
                                               over_budget if meter is not None and meter.limit else None)
         except KeyboardInterrupt:
             kill_group(proc)
+            close(sandbox)
             raise
         proc.wait()
+        close(sandbox)
         reader.join(timeout=5)
         if events is not None:
             events.close()

@@ -83,11 +83,6 @@ def prepare(policy, tracker, env: dict, say) -> dict:
     tree_parent = env["claim"]["issue"].get("mode") == "plan-auto"  # its worktree holds merged children: keep it
     if next_steps and next_steps[0] == "codex" and "worktree" in env and not tree_parent:
         tree = Path(env["worktree"]["path"])
-        from . import gitguard
-
-        restored = gitguard.settle(policy.state_dir, env["worktree"]["branch"])
-        if restored:
-            say(f"restored shared git state the cut-off agent had changed: {', '.join(restored[:5])}")
         if tree.is_dir():
             # The agent was cut off: its partial output is untrusted. Start it again from where the run began: the
             # base; a feedback round's PR head; a continued run's work kept at the token budget.
@@ -95,6 +90,9 @@ def prepare(policy, tracker, env: dict, say) -> dict:
                 env["worktree"]["head_sha"] if env["claim"].get("continue_from") else env["worktree"]["base_sha"])
             git(tree, "reset", "--quiet", "--hard", start)
             git(tree, "clean", "-fdq")
+            from .agents import repository
+
+            repository.fresh(tree)  # and the cut-off agent's own repository goes with its work
             say(f"reset {tree} to {start[:12]} for a fresh agent run")
     return env
 

@@ -27,15 +27,18 @@ class Source:
     file: Path | None = None
 
 
-def git_env() -> dict:
-    return {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_ATTR_NOSYSTEM": "1"}
+def git_env(worktree=None) -> dict:
+    from ..gitutil import SAFE_ENV, runner_view
+
+    return {**os.environ, **SAFE_ENV, "GIT_ATTR_NOSYSTEM": "1", **(runner_view(worktree) if worktree else {})}
 
 
 def git_bytes(worktree, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
     """git's raw stdout, undecoded (`git()` drops the bytes that are not UTF-8)."""
     from ..gitutil import GitError
 
-    proc = subprocess.run(["git", *NEUTRAL, *args], cwd=worktree, input=input, capture_output=True, env=git_env())
+    proc = subprocess.run(["git", *NEUTRAL, *args], cwd=worktree, input=input, capture_output=True,
+                          env=git_env(worktree))
     if check and proc.returncode != 0:
         last = proc.stderr.decode(errors="replace").strip().splitlines()
         raise GitError(f"git {args[0]} failed in {worktree}: {last[-1] if last else proc.returncode}")
@@ -100,7 +103,7 @@ def chunks(worktree, source: Source, limit: int) -> Iterator[bytes]:
                 yield data
         return
     proc = subprocess.Popen(["git", *NEUTRAL, "cat-file", "blob", source.blob], cwd=worktree,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=git_env())
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=git_env(worktree))
     try:
         while left > 0 and (data := proc.stdout.read(min(CHUNK, left))):
             left -= len(data)

@@ -9,7 +9,7 @@ import shlex
 import shutil
 from pathlib import Path
 
-from ..gitutil import git
+from ..gitutil import export_tree
 from ..untrusted import one_line
 from .base import Gate, verdict
 from .checks import run_command, tail
@@ -22,7 +22,8 @@ def render_tests(command: str, test: str) -> str:
 
 
 class Scratch:
-    """A detached worktree of `rev` under the run dir, always removed afterwards."""
+    """The files of `rev` under the run dir, with no git directory (nothing in it can point a runner git command
+    anywhere), always removed afterwards."""
 
     def __init__(self, repo: Path, rev: str, path: Path):
         self.repo, self.rev, self.path = repo, rev, path
@@ -30,12 +31,10 @@ class Scratch:
     def __enter__(self) -> Path:
         if self.path.exists():
             shutil.rmtree(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        git(self.repo, "worktree", "add", "--quiet", "--detach", str(self.path), self.rev)
+        export_tree(self.repo, self.rev, self.path)
         return self.path
 
     def __exit__(self, *exc):
-        git(self.repo, "worktree", "remove", "--force", str(self.path), retcode=None)
         shutil.rmtree(self.path, ignore_errors=True)
 
 

@@ -7,7 +7,8 @@ which a runner must not build over or force-push away).
 
 from pathlib import Path
 
-from .. import envelope, gitguard
+from .. import envelope
+from ..agents import repository
 from ..errors import CxoError
 from ..gitutil import check_ref_name, check_remote, current_branch, git, is_ancestor, is_clean, remote, rev_parse
 
@@ -32,9 +33,6 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     path = policy.workspace_root / f"{kind}-{issue['number']}"
     details = {"path": str(path), "branch": branch}
     with repo_lock(policy):
-        restored = gitguard.settle(policy.state_dir, branch)
-        if restored:
-            say(f"restored shared git state an interrupted agent run had changed: {', '.join(restored[:5])}")
         try:
             say(f"fetching {branch} and {base} from {policy.clone_url}")
             remote(target, "fetch", policy.clone_url,
@@ -45,11 +43,13 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
             return envelope.block(env, STEP, f"cannot fetch the PR branch {branch}: {exc.message}", details)
         head = rev_parse(target, f"refs/remotes/{remote_name}/{branch}")
         base_head = rev_parse(target, f"refs/remotes/{remote_name}/{base}")
-        last = info.get("last_pushed") or _last_runner_commit(target, base_head, head)
-        if last is None:  # a PR cxo opened, with none of cxo's commits left on it
+        # cxo's last push only from what a runner login wrote (the PR body's and round reports' markers): a
+        # commit's trailer is anyone's words.
+        last = info.get("last_pushed")
+        if last is None:
             return envelope.block(env, STEP, (
-                f"the PR branch {branch} was rewritten: none of cxo's commits is left on it (a force-push or rebase "
-                "by a human); cxo does not build over or replace a human's history: take the PR over by hand"),
+                f"no record by a runner of cxo's last push to {branch} (a PR opened by an older cxo, or its report "
+                "was edited away): cxo does not guess which commits are its own; take the PR over by hand"),
                 {**details, "head": head, "last_pushed": None})
         if head != last:
             if not _has_commit(target, last) or not is_ancestor(target, last, head):
@@ -71,17 +71,6 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     return envelope.mark_done(env, STEP)
 
 
-def _last_runner_commit(target: Path, base: str, head: str) -> str | None:
-    """For a PR opened before cxo recorded its pushes in markers: the newest commit on the branch that the
-    runner made (its `Cxo-Run:` trailer), as cxo's last push."""
-    log = git(target, "log", "--format=%H%x00%B%x01", f"{base}..{head}")
-    for entry in log.split("\x01"):
-        sha, _, message = entry.strip("\n").partition("\0")
-        if sha and "\nCxo-Run: " in message:
-            return sha
-    return None
-
-
 def _place(target: Path, path: Path, branch: str, head: str, details: dict, say) -> bool | str:
     """Put the worktree at `path` on `branch` at `head`. True when an existing worktree was reused; a string is
     why it could not be done (the worktree is then kept as it is)."""
@@ -98,6 +87,7 @@ def _place(target: Path, path: Path, branch: str, head: str, details: dict, say)
             return (f"worktree {path} has commits that are not on the PR ({local[:12]} is not in {head[:12]}): "
                     "it was kept as is")
         git(path, "reset", "--quiet", "--hard", head)
+        repository.fresh(path)
         say(f"reusing worktree {path}, now at the PR head {head[:12]}")
         return True
     if git(target, "branch", "--list", "--", branch).strip():
@@ -106,7 +96,7 @@ def _place(target: Path, path: Path, branch: str, head: str, details: dict, say)
             return f"local branch {branch} has commits that are not on the PR: rename or delete it to retry"
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        git(target, "worktree", "add", "--quiet", "-B", branch, "--", str(path), head)
+        repository.create(target, path, branch, head, reset_branch=True)
     except CxoError as exc:
         return f"cannot create worktree: {exc.message}"
     say(f"created worktree {path} on {branch} at the PR head {head[:12]}")

@@ -4,8 +4,8 @@ import json
 import re
 from pathlib import Path
 
-from .. import budget, envelope, gitguard, jsonin, usage
-from ..agents import environment
+from .. import budget, envelope, jsonin, usage
+from ..agents import environment, repository
 from ..agents import sandbox as sandboxes
 from ..agents.base import AgentSpec
 from ..gitutil import rev_parse
@@ -121,10 +121,11 @@ def run_agent(env: dict, policy, args, say, prompt: str, role: str, schema: str)
     builtin = codex["args"] is None
     home = run_dir / "agent-home"
     agent_env = environment.build(home, codex["envPassthrough"], say, model_keys=builtin)
-    # The isolated HOME has no git identity; local commits (when policy allows them) need one.
+    # The isolated HOME has no git identity; local commits (when policy allows them) need one, and it is never
+    # the runner's (commits in the runner's name are refused when the runner takes the agent's work).
     for who in ("AUTHOR", "COMMITTER"):
-        agent_env[f"GIT_{who}_NAME"] = policy["git"]["commitAuthorName"]
-        agent_env[f"GIT_{who}_EMAIL"] = policy["git"]["commitAuthorEmail"]
+        agent_env[f"GIT_{who}_NAME"] = repository.AGENT_NAME
+        agent_env[f"GIT_{who}_EMAIL"] = repository.AGENT_EMAIL
     codex_home = environment.codex_home(home) if builtin else None
     if builtin:
         agent_env["CODEX_HOME"] = str(codex_home)
@@ -132,7 +133,7 @@ def run_agent(env: dict, policy, args, say, prompt: str, role: str, schema: str)
     max_tokens = codex.get("maxTokens") if role == "implement" else None
     meter = usage.Meter(max_tokens, codex_home)
     scope = sandboxes.worktree_scope(policy, worktree, run_dir / "agent-scratch", writable=[out_dir, home],
-                                     readable=[prompt_path])
+                                     readable=[prompt_path], home=home)
     box = sandboxes.make(policy, scope)
     agent_env["TMPDIR"] = "/tmp" if box.kind != "none" else str(scope.tmp)
     spec = AgentSpec(worktree=worktree, prompt_path=prompt_path, report_path=report_path,
@@ -148,17 +149,17 @@ def run_agent(env: dict, policy, args, say, prompt: str, role: str, schema: str)
         from ..agents import command as adapter
     say(f"running the agent ({'codex exec' if builtin else codex['command']}) in {worktree} "
         f"(isolation: {box.kind})")
-    baseline = gitguard.snapshot(worktree, tree["branch"])
-    gitguard.save(baseline, policy.state_dir)
+    repository.fresh(worktree)  # the agent's own repository, new for every agent run
     try:
         result = adapter.run(codex, spec, say)
     except FileNotFoundError as exc:
-        gitguard.done(baseline, policy.state_dir)
         return envelope.block(env, STEP, f"agent command not found: {exc.filename}: install it or set "
                               "codex.command in the policy", {"command": codex["command"]}), None
-    # Before any other runner git command: put back whatever the agent changed in shared git state.
-    tampered = gitguard.restore(baseline)
-    gitguard.done(baseline, policy.state_dir)
+    finally:
+        box.close()
+    # The agent's commits, taken like an untrusted remote's: fetched, checked, then the run's branch moves.
+    taken = repository.ingest(policy, worktree, box, policy["git"]["commitAuthorName"],
+                              policy["git"]["commitAuthorEmail"])
     spent = meter.usage()
     say(f"agent finished with status {result.exit_code} after {result.duration_s:.1f}s; "
         f"tokens: {usage.describe(spent)}")
@@ -172,15 +173,22 @@ def run_agent(env: dict, policy, args, say, prompt: str, role: str, schema: str)
         "report": None, "head_sha": rev_parse(worktree, "HEAD"),
         "isolation": box.kind, "codex_sandbox": result.codex_sandbox,
         "usage": spent, "max_tokens": max_tokens, "budget_stopped": result.budget_stopped, "kept_sha": None,
+        "sandbox": sandboxes.describe(box), "network": box.network_record(),
+        "agent_commits": len(taken.commits), "setid_stripped": taken.setid[:50],
     }
     env["codex"] = section
     # The log stays local: the agent's output is never quoted in what the runner publishes.
     details = {"log_path": str(spec.log_path)}
-    if tampered:
-        details["restored"] = tampered[:50]
-        return envelope.block(env, STEP, "the agent changed shared git state (configuration, hooks, info/ or "
-                              f"other branches: {', '.join(Path(p).name for p in tampered[:5])}): it was restored "
-                              "and nothing was published", details), None
+    pushes = push_attempts(spec.events_path, spec.log_path)
+    if pushes:
+        section["push_attempts"] = pushes
+        details["push_attempts"] = pushes
+    if taken.problem:
+        return envelope.block(env, STEP, taken.problem, details), None
+    if taken.setid:
+        details["setid_stripped"] = taken.setid[:50]
+        return envelope.block(env, STEP, f"the agent made setuid/setgid files ({', '.join(taken.setid[:5])}): "
+                              "the bits were removed and nothing was published", details), None
     if result.budget_stopped:
         return budget_stop(env, policy, say, worktree, spent, max_tokens, result.duration_s, details), None
     if result.timed_out or result.idle_timed_out:
@@ -197,6 +205,31 @@ def run_agent(env: dict, policy, args, say, prompt: str, role: str, schema: str)
     if schema == "completion-report":
         section["report"] = report
     return env, report
+
+
+PUSH = re.compile(r"\bgit\b[^\n|;&]*?\bpush\b")
+
+
+def push_attempts(events_path: Path | None, log_path: Path) -> list[str]:
+    """Commands by which the agent tried to push (only the runner pushes): from the Codex CLI's command events,
+    or a command agent's own log lines. Cleaned to one short line each, at most five."""
+    found: list[str] = []
+    sources = [p for p in (events_path, log_path) if p is not None and p.is_file()]
+    for path in sources:
+        for line in path.read_text(errors="replace").splitlines():
+            text = line
+            if path == events_path:
+                try:
+                    item = (json.loads(line).get("item") or {})
+                except ValueError:
+                    continue
+                text = str(item.get("command") or "")
+            match = PUSH.search(text)
+            if match and len(found) < 5:
+                cleaned = one_line(text[match.start():], 120)
+                if cleaned not in found:
+                    found.append(cleaned)
+    return found
 
 
 def budget_stop(env: dict, policy, say, worktree: Path, spent: dict, max_tokens: int, seconds: float,

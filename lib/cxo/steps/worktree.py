@@ -7,7 +7,8 @@ import re
 from contextlib import contextmanager
 from pathlib import Path
 
-from .. import envelope, gitguard
+from .. import envelope
+from ..agents import repository
 from ..errors import CxoError
 from ..gitutil import check_ref_name, check_remote, current_branch, git, is_clean, remote, rev_parse
 from ..policy import render, slugify
@@ -89,9 +90,6 @@ def _prepare(env, policy, say, issue, branch, path, details) -> dict:
 
     target, remote_name, base = policy.target, check_remote(policy.target, policy.remote), policy.base_branch
     check_ref_name(base, "git.baseBranch")
-    restored = gitguard.settle(policy.state_dir, branch)
-    if restored:
-        say(f"restored shared git state an interrupted agent run had changed: {', '.join(restored[:5])}")
     tree = env.get("tree") or {}
     if tree.get("base_sha"):
         # A child of an issue tree starts from the integration branch's current head, not the fetched base.
@@ -121,7 +119,7 @@ def _fetch_base(env, policy, say, target, remote_name, base, details):
 def _fresh_child(target: Path, path: Path, branch: str, say) -> None:
     """A child re-run after its block was lifted starts over: its old worktree and branch go."""
     if path.exists():
-        git(target, "worktree", "remove", "--force", "--", str(path), retcode=None)
+        repository.remove(target, path)
         say(f"removed the earlier attempt's worktree {path}")
     if git(target, "branch", "--list", "--", branch).strip():
         git(target, "branch", "-D", "--", branch)
@@ -139,6 +137,8 @@ def _create(env, policy, say, target, remote_name, base, base_sha, branch, path,
                                   details)
         if not is_clean(path):
             return envelope.block(env, STEP, f"worktree {path} has uncommitted changes: it was kept as is", details)
+        if not repository.is_agent_tree(path):
+            repository.adopt(path)  # made by an earlier cxo, which shared the runner's repository with the agent
         base_sha = recorded_base(policy, branch) or base_sha
         reused = True
         say(f"reusing clean worktree {path} on {branch}")
@@ -149,7 +149,7 @@ def _create(env, policy, say, target, remote_name, base, base_sha, branch, path,
                                   "delete or rename it to retry", details)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            git(target, "worktree", "add", "--quiet", "-b", branch, "--", str(path), base_sha)
+            repository.create(target, path, branch, base_sha)
             record_base(policy, branch, base_sha)
         except CxoError as exc:
             return envelope.block(env, STEP, f"cannot create worktree: {exc.message}", details)

@@ -14,11 +14,9 @@ from typing import Protocol
 from ...errors import CxoError
 
 KINDS = ("bubblewrap", "none")
-# Credentials and agent sockets under the runner's HOME that no sandboxed process may read.
-HOME_SECRETS = (".netrc", ".git-credentials", ".gitconfig", ".config/git", ".config/gh", ".config/hub", ".ssh",
-                ".gnupg", ".docker", ".npmrc", ".pypirc", ".aws", ".azure", ".kube", ".config/gcloud", ".codex",
-                ".local/share/keyrings", ".password-store")
-SYSTEM_SOCKETS = ("/run/docker.sock", "/var/run/docker.sock", "/run/containerd", "/run/podman")
+NETWORKS = ("allowlist", "open", "none")
+# The hosts each built-in agent CLI needs for its model (added to agent.allowHosts under `allowlist`).
+MODEL_HOSTS = {"codex": ("api.openai.com", "chatgpt.com", "auth.openai.com")}
 
 
 class SandboxError(CxoError):
@@ -27,15 +25,19 @@ class SandboxError(CxoError):
 
 @dataclass
 class Scope:
-    """What one sandboxed process may touch: everything else is read-only, secrets are masked."""
+    """What one sandboxed process may touch: the system and `readable` read-only, `writable` read-write, nothing
+    else. Paths are shown at their own place."""
 
-    visible: list[Path] = field(default_factory=list)    # bound read-only first (may sit in the private /tmp)
+    readable: list[Path] = field(default_factory=list)   # bound read-only
     writable: list[Path] = field(default_factory=list)   # bound read-write
     tmp: Path | None = None                              # bound at /tmp (a fresh, private one)
-    hidden: list[Path] = field(default_factory=list)     # masked: directories emptied, files read as empty
+    hidden: list[Path] = field(default_factory=list)     # masked inside what is shown: directories emptied, files empty
     read_only: list[Path] = field(default_factory=list)  # bound read-only again, over a writable parent
     replaced: dict = field(default_factory=dict)         # {path seen inside: file bound read-only in its place}
-    network: bool = True
+    network: str = "allowlist"                           # allowlist | open | none
+    allow_hosts: list[str] = field(default_factory=list)  # under allowlist: what the proxy lets through
+    home: Path | None = None                             # the process's HOME (writable, listed in `writable` too)
+    scratch: Path | None = None                          # runner-side files of this sandbox (filter, proxy socket)
 
 
 class Sandbox(Protocol):
@@ -43,13 +45,9 @@ class Sandbox(Protocol):
 
     def wrap(self, argv: list[str], cwd: Path) -> list[str]: ...
 
+    def network_record(self) -> dict | None: ...
 
-def home_secrets(home: Path | None = None) -> list[Path]:
-    home = Path(home or os.path.expanduser("~"))
-    found = [home / rel for rel in HOME_SECRETS if (home / rel).exists() or (home / rel).is_symlink()]
-    found += [Path(p) for p in SYSTEM_SOCKETS if Path(p).exists()]
-    run_user = Path(f"/run/user/{os.getuid()}")
-    return found + ([run_user] if run_user.is_dir() else [])
+    def close(self) -> None: ...
 
 
 def isolation(policy) -> str:
@@ -80,7 +78,11 @@ def status(policy) -> tuple[bool, str]:
     from . import bubblewrap
 
     problem = bubblewrap.problem()
-    return (False, problem) if problem else (True, f"bubblewrap {bubblewrap.version()}: agents run sandboxed")
+    if problem:
+        return False, problem
+    net = {"allowlist": f"network: allowlist ({', '.join(allow_hosts(policy)) or 'no hosts'})",
+           "none": "network: none", "open": "network: OPEN (agent.network: open reaches every host and service)"}
+    return True, f"{bubblewrap.describe()}: agents run sandboxed, default-deny; {net[network(policy)]}"
 
 
 def hidden_agent_paths(policy) -> list[str]:
@@ -104,58 +106,157 @@ def hidden_agent_paths(policy) -> list[str]:
     return hidden
 
 
-def git_paths(worktree: Path) -> dict:
-    """The shared git places a worktree depends on: common dir, its own git dir, the `.git` file."""
+def describe(box) -> str:
+    """Which sandbox ran, for reports: the bwrap binary and where it came from, the network mode."""
+    if box.kind == "none":
+        return "none (agent.isolation: none): no isolation"
+    from . import bubblewrap
+
+    return f"{bubblewrap.describe()}, network {box.scope.network}"
+
+
+def strip_setid(places) -> list[str]:
+    """Remove setuid/setgid bits from every file and directory under `places` (the seccomp filter refuses them;
+    this is the second line). Returns the paths that had one."""
+    import stat
+
+    found = []
+    for place in places:
+        for root, dirs, files in os.walk(place):
+            for name in dirs + files:
+                path = os.path.join(root, name)
+                try:
+                    mode = os.lstat(path).st_mode
+                except OSError:
+                    continue
+                if not stat.S_ISLNK(mode) and mode & (stat.S_ISUID | stat.S_ISGID):
+                    os.chmod(path, stat.S_IMODE(mode) & ~(stat.S_ISUID | stat.S_ISGID))
+                    found.append(os.path.relpath(path, place))
+    return found
+
+
+def network(policy) -> str:
+    value = policy["agent"].get("network", "allowlist")
+    return {True: "open", False: "none"}.get(value, value)
+
+
+def allow_hosts(policy) -> list[str]:
+    """agent.allowHosts, plus the built-in agent's model hosts (and its OPENAI_BASE_URL's host)."""
+    hosts = list(policy["agent"].get("allowHosts") or [])
+    if policy["codex"]["args"] is None:
+        hosts += MODEL_HOSTS["codex"]
+        base = os.environ.get("OPENAI_BASE_URL")
+        if base:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(base)
+            if parts.hostname:
+                port = parts.port or (443 if parts.scheme == "https" else 80)
+                hosts.append(f"{parts.hostname}:{port}")
+    return list(dict.fromkeys(hosts))
+
+
+def objects_dir(policy) -> Path | None:
+    """The runner's object store, which agent repositories borrow read-only (objects/info/alternates)."""
     from ...gitutil import git
 
-    common, own = map(Path, git(worktree, "rev-parse", "--path-format=absolute", "--git-common-dir",
-                                "--git-dir").splitlines())
-    return {"common": common, "own": own, "dotgit": Path(worktree) / ".git"}
+    try:
+        common = git(policy.target, "rev-parse", "--path-format=absolute", "--git-common-dir").strip()
+    except CxoError:
+        return None
+    return Path(common) / "objects"
 
 
-def sanitized_config(common: Path, out: Path) -> Path:
-    """A copy of the repository config with only what git needs to read the repository (no remotes, hooks,
-    helpers, includes or credentials): the sandbox shows it in place of the real one."""
-    import subprocess
+def policy_programs(policy) -> list[tuple[str, str]]:
+    """(where, program) for every command the policy runs inside the sandbox."""
+    from .view import first_word
 
-    keep = r"^(core\.(repositoryformatversion|filemode|bare|logallrefupdates|ignorecase|precomposeunicode|symlinks)|" \
-           r"extensions\..*)$"
-    found = subprocess.run(["git", "config", "--file", str(common / "config"), "--get-regexp", keep],
-                           capture_output=True, text=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("")
-    for line in found.stdout.splitlines():
-        key, _, value = line.partition(" ")
-        subprocess.run(["git", "config", "--file", str(out), key, value], check=True, capture_output=True)
-    return out
+    found = [("codex.command", str(policy["codex"]["command"]))]
+    reviewer = policy["reviewGates"]["reviewer"]
+    if reviewer:
+        found.append(("reviewGates.reviewer.command", str(reviewer["command"])))
+    for index, check in enumerate(policy["checks"] or []):
+        found.append((f"checks[{index}].command", first_word(check["command"]) or ""))
+    for index, step in enumerate(policy.data.get("setup") or []):
+        found.append((f"setup[{index}].command", first_word(step["command"]) or ""))
+    quality = policy["reviewGates"]["quality"]
+    found.append(("reviewGates.quality.testCommand", first_word(quality.get("testCommand") or "") or ""))
+    return [(where, program) for where, program in found if program]
+
+
+def tool_paths(policy) -> list[Path]:
+    """What the policy's programs need to run, read-only: the agent CLI's installation, the interpreters and
+    virtual environments the commands use (an activated venv included)."""
+    from .view import install_roots, is_interpreter
+
+    path_env = os.environ.get("PATH", os.defpath)
+    roots: list[Path] = []
+    reviewer = policy["reviewGates"]["reviewer"] or {}
+    for arg in list(policy["codex"]["args"] or []) + list(reviewer.get("args") or []):
+        # A script the agent command runs (`python /opt/agent/main.py`): that file, not its whole directory.
+        if isinstance(arg, str) and os.path.isabs(arg) and os.path.isfile(arg):
+            roots.append(Path(arg))
+    for where, program in policy_programs(policy):
+        if where.startswith(("codex.", "reviewGates.reviewer")) or is_interpreter(program) or \
+                _in_venv(program, path_env):
+            roots += install_roots(program, path_env)
+    venv = os.environ.get("VIRTUAL_ENV")
+    if venv and Path(venv).is_dir():
+        roots += [Path(venv)] + install_roots(str(Path(venv) / "bin" / "python"), path_env)
+    return list(dict.fromkeys(roots))
+
+
+def _in_venv(program: str, path_env: str) -> bool:
+    import shutil
+
+    from .view import _venv_of
+
+    found = shutil.which(program, path=path_env) if os.sep not in program else program
+    return bool(found) and _venv_of(Path(os.path.abspath(found))) is not None
+
+
+def outside_view(policy) -> list[str]:
+    """One line per configured program that the sandbox would not show, naming what to add to agent.readPaths."""
+    if isolation(policy) == "none":
+        return []
+    import shutil
+
+    from .view import install_roots, under_system
+
+    shown = [Path(os.path.expanduser(p)) for p in policy["agent"]["readPaths"]] + tool_paths(policy)
+    path_env = os.environ.get("PATH", os.defpath)
+    lines = []
+    for where, program in policy_programs(policy):
+        found = shutil.which(program, path=path_env) if os.sep not in program else program
+        if not found or not os.path.isabs(found) and not os.path.exists(found):
+            continue
+        if not os.path.isabs(program) and os.sep in program:
+            continue  # relative to the work tree: inside the view
+        real = Path(os.path.realpath(found))
+        if under_system(real) or any(place == real or place in real.parents for place in shown):
+            continue
+        need = install_roots(program, path_env) or [real.parent]
+        lines.append(f"{where} runs {real}, which the agent's sandbox does not show: add {need[0]} to "
+                     "agent.readPaths")
+    return lines
 
 
 def worktree_scope(policy, worktree: Path, scratch: Path, writable=(), git_write: bool = True,
-                   worktree_write: bool = True, readable=()) -> Scope:
-    """The scope of a process working in `worktree`: the worktree (and, with git_write, what `git add`/`commit`
-    there need), its scratch directory and `writable`; the runner's state, the real repository config, its hooks
-    and the machine's credentials masked."""
-    paths = git_paths(worktree)
-    common, own = paths["common"], paths["own"]
+                   worktree_write: bool = True, readable=(), home: Path | None = None) -> Scope:
+    """The scope of a process working in `worktree`: the tree (with its own git repository when `git_write`),
+    its scratch directory and `writable`; the system, the policy's tools, the runner's objects (which an agent
+    repository borrows) and agent.readPaths read-only. Nothing else exists inside."""
     scratch.mkdir(parents=True, exist_ok=True)
     tmp = scratch / "tmp"
     tmp.mkdir(exist_ok=True)
     agent = policy["agent"]
     places = ([Path(worktree)] if worktree_write else []) + [Path(p) for p in writable]
     places += [Path(os.path.expanduser(p)) for p in agent["writePaths"]]
-    if git_write:
-        places += [p for p in (own, common / "objects", common / "refs", common / "logs") if p.exists()]
-    read_only = [paths["dotgit"], own / "commondir", own / "gitdir", own / "config.worktree",
-                 common / "packed-refs"]
-    read_only += [Path(p) for p in readable]
-    hidden = [policy.state_dir, common / "hooks"] + home_secrets()
-    replaced = {common / "config": sanitized_config(common, scratch / "git-config")}
-    # The policy's readPaths are a base layer too: a broad one must not cover a writable place.
-    visible = [common, own, Path(worktree)] + [Path(os.path.expanduser(p)) for p in agent["readPaths"]]
-    # The user's active venv is the target project's interpreter (agents/environment.py passes VIRTUAL_ENV on):
-    # show it read-only even where the private /tmp would hide it.
-    venv = os.environ.get("VIRTUAL_ENV")
-    if venv and Path(venv).is_dir():
-        visible.append(Path(venv))
-    return Scope(visible=visible, writable=places, tmp=tmp, hidden=hidden, read_only=read_only, replaced=replaced,
-                 network=agent["network"])
+    read_only = [] if git_write or not worktree_write else [Path(worktree) / ".git"]
+    seen = [Path(worktree)] + [Path(p) for p in readable] + tool_paths(policy)
+    objects = objects_dir(policy)
+    if objects is not None and (Path(worktree) / ".git").is_dir():
+        seen.append(objects)
+    seen += [Path(os.path.expanduser(p)) for p in agent["readPaths"]]
+    return Scope(readable=seen, writable=places, tmp=tmp, read_only=read_only, network=network(policy),
+                 allow_hosts=allow_hosts(policy), home=home, scratch=scratch)

@@ -8,3 +8,9 @@ class NoSandbox:
 
     def wrap(self, argv: list[str], cwd: Path) -> list[str]:
         return argv
+
+    def network_record(self) -> dict | None:
+        return None
+
+    def close(self) -> None:
+        pass
