@@ -1,5 +1,7 @@
 """The review report (PR body and issue comment) and the blocked report, as markdown."""
 
+import re
+
 from .redact import redact
 from .untrusted import clean, one_line
 
@@ -123,8 +125,40 @@ def isolation_line(env: dict) -> list[str]:
                 "none`): it could read the runner's files. Review this change with that in mind."]
     nested = agent.get("codex_sandbox")
     extra = f"; the Codex CLI's own sandbox: `{nested}`" if nested else ""
-    return ["", f"**Isolation:** `{kind}` (worktree-only writes, no view of the runner's state or credentials"
-                f"{extra})."]
+    which = agent.get("sandbox")
+    lines = ["", f"**Isolation:** `{kind}`{f' ({_text(which, 120)})' if which else ''}: default-deny (its own "
+                 f"work tree and git repository, a file view it is given, a non-root uid{extra})."]
+    return lines + network_lines(agent)
+
+
+_HOST = re.compile(r"[^A-Za-z0-9.:\[\]_-]")
+
+
+def network_lines(agent: dict) -> list[str]:
+    """The agent's network: refused hosts listed (as GitHub's coding agent does for its firewall), an open
+    network warned about, push attempts and stripped setuid bits named. Host names are the agent's words:
+    reduced to the characters a host has, in code spans."""
+    lines = []
+    sandbox = agent.get("sandbox") or ""
+    record = agent.get("network")
+    if sandbox.endswith("network open"):
+        lines += ["", "> [!WARNING]", "> **Network: open.** `agent.network: open` gave the agent the runner's whole "
+                  "network, its loopback services included."]
+    elif record is not None:
+        refused = record.get("refused") or []
+        if refused:
+            hosts = sorted({_HOST.sub("", f"{r.get('host')}:{r.get('port')}")[:100] for r in refused})
+            lines += ["", f"**Network (allowlist):** {len(hosts)} host(s) refused: "
+                      + ", ".join(f"`{h}`" for h in hosts[:20]) + (" …" if len(hosts) > 20 else "")
+                      + ". Add a host the work needs to `agent.allowHosts`."]
+        else:
+            lines += ["", f"**Network (allowlist):** no host refused ({len(record.get('allowed') or [])} allowed)."]
+    if agent.get("push_attempts"):
+        lines += ["", f"**The agent tried to push** ({len(agent['push_attempts'])} command(s)); only the runner "
+                  "pushes, and it pushed only what the gates checked."]
+    if agent.get("setid_stripped"):
+        lines += ["", f"**Setuid/setgid bits removed** from {len(agent['setid_stripped'])} file(s) the agent made."]
+    return lines
 
 
 def attention_lines(gate: dict) -> list[str]:

@@ -57,15 +57,14 @@ def test_restart_starts_a_fresh_run_and_releases_the_old_claim(target_repo, hub_
                                            {"report": GOOD_REPORT}])
     number = hub_repo.api.ok("POST", f"{R}/issues", {"title": "Again", "labels": ["agent:auto"]})["number"]
     assert cxo_run(target_repo, number, CXO_TEST_KILL_AT="runner:after-codex").returncode == -9
-    # The worktree of the killed run is still there with the agent's work: a restart must not reuse it.
-    from cxo import policy
-
-    subprocess.run(["git", "worktree", "remove", "--force", str(policy.load(target_repo).workspace_root
-                                                                   / f"issue-{number}")], cwd=target_repo, check=True)
-    subprocess.run(["git", "branch", "-D", f"agent/issue-{number}-again"], cwd=target_repo, check=True,
-                   capture_output=True)
+    # The worktree of the killed run is still there with the agent's work: a restart is a fresh attempt that
+    # keeps it aside on a local branch, by itself (no git worktree remove or branch -D by hand).
     restarted = subprocess.run([str(BIN / "cxo-run"), "--target", str(target_repo), "--issue", str(number),
                                 "--restart"], capture_output=True, text=True, timeout=120)
     assert restarted.returncode == 0, restarted.stderr
     assert counter.read_text().count("ran") == 2
     assert "released the claim" in restarted.stderr
+    kept = f"agent/issue-{number}-again-attempt-1"
+    assert f"kept the earlier attempt's work on local branch {kept}" in restarted.stderr
+    shown = subprocess.run(["git", "show", f"{kept}:F.md"], cwd=target_repo, capture_output=True, text=True)
+    assert shown.stdout == "x\n", shown.stderr  # the earlier attempt's uncommitted file, committed aside

@@ -145,10 +145,10 @@ def prepare(s, actions, title, extra=None) -> int:
     return issue["number"]
 
 
-# Without a sandbox the agent can read the runner's files (that is what agent.isolation: none means, and
-# cxo-health and every report say so): only the git-state attacks, which the baseline restores, run there too.
-CASES = [(a, "bubblewrap") for a in ATTACKS] + [
-    (a, "none") for a in ATTACKS if a not in ("env-and-proc", "credential-files", "policy-and-state")]
+# Without a sandbox the agent can read and write the runner's files (that is what agent.isolation: none means,
+# and cxo-health and every report say so): only the attacks made through git in the agent's own repository,
+# which is its own with or without a sandbox, run there too.
+CASES = [(a, "bubblewrap") for a in ATTACKS] + [(a, "none") for a in ("push-redirect", "other-branches")]
 
 
 @pytest.mark.parametrize("attack,isolation", CASES, ids=[f"{a}-{i}" for a, i in CASES])
@@ -167,8 +167,6 @@ def test_a_malicious_agent_gains_nothing_and_the_next_honest_run_is_clean(attack
     assert TOKEN not in everything_public(s["api"])
     # Nothing the agent wrote outside its worktree survives its run (blocked or not).
     assert shared_state(s["target"]) == before
-    if attack in ("hooks", "push-redirect", "attributes", "other-branches") and isolation == "none":
-        assert attacked["status"] == "blocked" and "changed shared git state" in attacked["blocked"]["reason"]
     state = policy_mod.load(s["target"]).state_dir
     assert not (state / "runs" / "forged.json").exists()
 

@@ -20,7 +20,7 @@ import re
 import shlex
 import shutil
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import CxoError
@@ -121,7 +121,10 @@ class Ingested:
 def upload_pack(box) -> str:
     """The `--upload-pack` command: git-upload-pack in the agent's repository, inside the sandbox (with an empty
     environment), so the agent's configuration is read only where the agent already is."""
-    argv = ["git-upload-pack"] if box is None or box.kind == "none" else box.wrap(["git", "upload-pack"], Path("/"))
+    if box is None or box.kind == "none":
+        argv = ["git-upload-pack"]
+    else:  # the same view, no network: git-upload-pack needs none (and no egress proxy is started for it)
+        argv = type(box)(replace(box.scope, network="none")).wrap(["git", "upload-pack"], Path("/"))
     path = os.environ.get("PATH", os.defpath)
     return shlex.join(["env", "-i", f"PATH={path}", "GIT_CONFIG_NOSYSTEM=1", "HOME=/nonexistent", *argv])
 

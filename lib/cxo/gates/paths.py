@@ -1,5 +1,7 @@
 """Which changed files are runtime code, tests, or exempt (docs, config), by the policy's globs."""
 
+import os
+
 from ..globs import match
 
 
@@ -28,5 +30,23 @@ def head_content(ctx, path: str) -> bytes:
     from .content import git_bytes
 
     if ctx.head is None:
-        return (Path(ctx.worktree) / path).read_bytes()
+        source = Path(ctx.worktree) / path
+        if source.is_symlink():  # a link's own text, as git stores it: never what it points at (a runner file)
+            return os.fsencode(os.readlink(source))
+        return source.read_bytes()
     return git_bytes(ctx.worktree, "cat-file", "blob", f"{ctx.head}:{path}")
+
+
+def lay(ctx, path: str, dest_root) -> None:
+    """Put `path` as the change leaves it into `dest_root`: a file's bytes, a symbolic link as a link (dangling or
+    not, never followed), nothing for a path that is gone."""
+    from pathlib import Path
+
+    source, dest = Path(ctx.worktree) / path, Path(dest_root) / path
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if os.path.lexists(dest):
+        dest.unlink()
+    if ctx.head is None and source.is_symlink():
+        os.symlink(os.readlink(source), dest)
+    elif ctx.head is not None or source.is_file():
+        dest.write_bytes(head_content(ctx, path))

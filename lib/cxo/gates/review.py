@@ -21,7 +21,7 @@ from ..resources import schema_text
 from ..schemas import errors as schema_errors
 from ..untrusted import clean, fence, one_line
 from .base import Gate, verdict
-from .paths import head_content, quality, runtime_files
+from .paths import lay, quality, runtime_files
 from .tdd import Scratch
 
 DIFF_LIMIT = 200_000
@@ -114,8 +114,7 @@ class ReviewGate(Gate):
                     if path in ctx.changes.deleted:
                         (tree / path).unlink(missing_ok=True)
                     else:
-                        (tree / path).parent.mkdir(parents=True, exist_ok=True)
-                        (tree / path).write_bytes(head_content(ctx, path))
+                        lay(ctx, path, tree)
             before = fingerprint(tree)
             set_writable(tree, False)
             try:

@@ -125,8 +125,48 @@ def _fresh_child(target: Path, path: Path, branch: str, say) -> None:
         git(target, "branch", "-D", "--", branch)
 
 
+def _worked_on(policy, path: Path, branch: str) -> bool:
+    """Whether a kept tree holds an earlier attempt's work: changes, commits past its base, another branch."""
+    if current_branch(path) != branch or not is_clean(path):
+        return True
+    base = recorded_base(policy, branch)
+    return bool(base) and rev_parse(path, "HEAD") != base
+
+
+def set_aside(policy, path: Path, branch: str, say) -> str:
+    """A retry is a fresh attempt: the earlier attempt's work (commits, and its uncommitted and untracked files,
+    committed by the runner) is kept on a local branch `<branch>-attempt-K`, never pushed and never mixed into
+    the new attempt; its tree and branch go."""
+    target = policy.target
+    taken = {line.strip().lstrip("*+ ").strip() for line in git(target, "branch", "--list", f"{branch}-attempt-*")
+             .splitlines()}
+    number = 1
+    while f"{branch}-attempt-{number}" in taken:
+        number += 1
+    kept = f"{branch}-attempt-{number}"
+    author = {f"GIT_{who}_{what}": policy["git"][f"commitAuthor{what.title()}"]
+              for who in ("AUTHOR", "COMMITTER") for what in ("NAME", "EMAIL")}
+    git(path, "add", "--all", "--", ".")
+    if git(path, "diff", "--cached", "--name-only").strip():
+        git(path, "commit", "--quiet", "--no-verify", "-m", f"cxo: the attempt's uncommitted work, kept ({kept})",
+            env=author)
+    git(target, "branch", "--force", "--", kept, rev_parse(path, "HEAD"))
+    on = current_branch(path)
+    repository.remove(target, path)
+    for name in {branch, on} - {None}:
+        git(target, "branch", "-D", "--", name, retcode=None)
+    say(f"kept the earlier attempt's work on local branch {kept} (not pushed); this attempt starts afresh")
+    return kept
+
+
 def _create(env, policy, say, target, remote_name, base, base_sha, branch, path, details) -> dict:
     reused = False
+    fresh_attempt = not env["claim"].get("continue_from") and (env.get("claim", {}).get("issue") or {}).get(
+        "mode") != "plan-auto" and not (env.get("tree") or {}).get("base_sha")
+    if path.exists() and fresh_attempt and (path / ".git").exists() and _worked_on(policy, path, branch):
+        kept = set_aside(policy, path, branch, say)
+        details["earlier_attempt"] = kept
+        env.setdefault("claim", {})["earlier_attempt"] = kept
     if path.exists():
         if not (path / ".git").exists():
             return envelope.block(env, STEP, f"{path} exists and is not a git worktree: move it away to retry",

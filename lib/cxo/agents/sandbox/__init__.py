@@ -112,7 +112,7 @@ def describe(box) -> str:
         return "none (agent.isolation: none): no isolation"
     from . import bubblewrap
 
-    return f"{bubblewrap.describe()}, network {box.scope.network}"
+    return f"{bubblewrap.describe(full=False)}, network {box.scope.network}"
 
 
 def strip_setid(places) -> list[str]:

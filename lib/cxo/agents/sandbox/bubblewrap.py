@@ -60,9 +60,12 @@ def version() -> str:
     return out.stdout.strip().split()[-1] if out.returncode == 0 and out.stdout.strip() else ""
 
 
-def describe() -> str:
+def describe(full: bool = True) -> str:
+    """Which bwrap: with its path (cxo-health) or only where it came from (reports)."""
     found, origin = binary()
-    return f"bubblewrap {version() or '?'} ({found}, {origin})" if found else "bubblewrap: not found"
+    if not found:
+        return "bubblewrap: not found"
+    return f"bubblewrap {version() or '?'} ({found}, {origin})" if full else f"bubblewrap {version() or '?'} ({origin})"
 
 
 def inside_uid() -> int:
