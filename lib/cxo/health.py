@@ -40,7 +40,7 @@ def run_checks(target) -> list[Check]:
         return checks + [Check(n, "skip", "needs a valid policy") for n in ("agent", "repository", "token", "api")]
     agent = policy["codex"]["command"]
     found = shutil.which(agent)
-    version = _version([found, "--version"]) if found else None
+    version = agent_version(policy, found) if found else None
     checks.append(Check("agent", "ok" if found else "FAIL",
                         f"{agent}: {version or 'found'}" if found else
                         f"{agent} not found on PATH: install it (npm i -g @openai/codex) or set codex.command"))
@@ -50,6 +50,10 @@ def run_checks(target) -> list[Check]:
     # agent.isolation: none is allowed, but never quiet: it is reported as a warning on every health check.
     checks.append(Check("sandbox", ("warn" if sandboxes.isolation(policy) == "none" else "ok") if usable else "FAIL",
                         line))
+    if usable and sandboxes.isolation(policy) != "none":
+        checks.append(egress_check(policy))
+        for hint in sandboxes.outside_view(policy):
+            checks.append(Check("view", "warn", hint))
     if not (policy.owner and policy.repo):
         checks.append(Check("repository", "FAIL", "no github.owner/github.repo and no GitHub origin remote: "
                             "run cxo-setup or set them in the policy"))
@@ -92,3 +96,76 @@ def run_checks(target) -> list[Check]:
     checks.append(Check("state dir", "ok" if writable else "FAIL",
                         str(policy.state_dir) + ("" if writable else ": not writable: fix permissions")))
     return checks
+
+
+def agent_version(policy, found: str) -> str | None:
+    """The agent CLI's version without running it in the checkout: from its package metadata (an npm package's
+    package.json), else `--version` inside the sandbox, in a scratch directory."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    real = Path(os.path.realpath(found))
+    for place in real.parents:
+        meta = place / "package.json"
+        if meta.is_file():
+            try:
+                data = json.loads(meta.read_text())
+            except (OSError, ValueError):
+                break
+            if data.get("version"):
+                return f"{data.get('name', real.name)} {data['version']} (package metadata)"
+            break
+    from .agents import sandbox as sandboxes
+
+    if sandboxes.isolation(policy) == "none" or not sandboxes.status(policy)[0]:
+        return None  # never run unconfined: an agent that ignores --version could edit what it finds
+    from dataclasses import replace
+
+    from . import proc
+    from .agents.sandbox import bubblewrap
+
+    with tempfile.TemporaryDirectory(prefix="cxo-health-") as scratch:
+        work = Path(scratch)
+        (work / "tmp").mkdir()
+        scope = replace(sandboxes.Scope(), readable=sandboxes.tool_paths(policy), writable=[work], tmp=work / "tmp",
+                        network="none", scratch=work, home=work)
+        box = bubblewrap.Bubblewrap(scope)
+        env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(work), "LANG": "C.UTF-8"}
+        child = proc.spawn([found, "--version"], env, box, cwd=str(work), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            out, _ = child.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill_group(child)
+            return None
+    first = (out or "").strip().splitlines()
+    return first[0][:120] if child.returncode == 0 and first else None
+
+
+def egress_check(policy) -> Check:
+    """agent.network: the allowlist, and whether the runner's egress proxy starts (it is stopped at once)."""
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from .agents import sandbox as sandboxes
+
+    mode = sandboxes.network(policy)
+    if mode != "allowlist":
+        return Check("network", "warn" if mode == "open" else "ok",
+                     "agent.network: open: the agent reaches every host and the runner's loopback services"
+                     if mode == "open" else "agent.network: none: the agent has no network")
+    from .agents.sandbox import egress
+
+    hosts = sandboxes.allow_hosts(policy)
+    with tempfile.TemporaryDirectory(prefix="cxo-egress-") as scratch:
+        started = time.monotonic()
+        try:
+            proxy = egress.start(egress.Rules(hosts), Path(scratch) / "proxy.sock", Path(scratch) / "log.jsonl")
+        except Exception as exc:  # any cause: the run would fail before its agent starts
+            return Check("network", "FAIL", f"the egress proxy does not start ({exc}): agents cannot run under "
+                         "agent.network: allowlist")
+        proxy.stop()
+    return Check("network", "ok", f"allowlist: {', '.join(hosts) or '(no hosts)'}; the egress proxy starts "
+                 f"({(time.monotonic() - started) * 1000:.0f} ms)")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from cxo.runner import run_issue
-from tests.support.fake_model_server import ScriptedModelServer, codex_env, codex_provider_args
+from tests.support.fake_model_server import ScriptedModelServer, codex_env, codex_provider_args, through_proxy
 from tests.support.git_fixtures import GOOD_REPORT, reviewer_policy, write_policy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,7 +154,7 @@ def test_real_codex_edits_the_worktree_and_the_pipeline_opens_a_draft_pr(target_
     server = ScriptedModelServer(script).start()
     try:
         write_policy(target_repo, {"github": {"owner": "acme", "repo": "widgets", "apiUrl": hub_repo.url},
-                                   "codex": codex_policy(server), "reviewGates": {
+                                   "codex": codex_policy(server), "agent": through_proxy(server), "reviewGates": {
                                        "reviewer": reviewer_policy("approve"),
                                        "quality": {"testCommand": f"{sys.executable} -m pytest -q "
                                                                   "-p no:cacheprovider ${tests}"}}})
@@ -166,6 +166,8 @@ def test_real_codex_edits_the_worktree_and_the_pipeline_opens_a_draft_pr(target_
     assert final["status"] == "ok", final.get("blocked")
     codex = final["codex"]
     assert codex["agent"] == "codex" and codex["report"]["summary"] == "multiply via real codex"
+    # Its model calls went through the runner's egress proxy (the sandbox has no other way out).
+    assert through_proxy(server)["allowHosts"][0] in " ".join(codex["network"]["allowed"]), codex["network"]
     assert "--sandbox" in codex["command"] and "workspace-write" in codex["command"]
     # Inside cxo's bubblewrap sandbox, with Codex's own sandbox nested in it.
     assert codex["isolation"] == "bubblewrap" and codex["codex_sandbox"] == "workspace-write"
@@ -186,7 +188,7 @@ def test_a_model_server_that_fails_makes_codex_exit_non_zero_and_the_run_block(t
     server = ScriptedModelServer([], fail_status=500).start()
     try:
         write_policy(target_repo, {"github": {"owner": "acme", "repo": "widgets", "apiUrl": hub_repo.url},
-                                   "codex": codex_policy(server)})
+                                   "codex": codex_policy(server), "agent": through_proxy(server)})
         issue = hub_repo.api.ok("POST", "/repos/acme/widgets/issues", {"title": "x", "labels": ["agent:auto"]})
         final = run_issue(target_repo, issue["number"])
     finally:
@@ -217,7 +219,7 @@ def test_real_codex_plans_a_parent_into_child_issues(target_repo, hub_repo, tmp_
     server = ScriptedModelServer(script).start()
     try:
         write_policy(target_repo, {"github": {"owner": "acme", "repo": "widgets", "apiUrl": hub_repo.url},
-                                   "codex": codex_policy(server)})
+                                   "codex": codex_policy(server), "agent": through_proxy(server)})
         parent = hub_repo.api.ok("POST", "/repos/acme/widgets/issues", {"title": "Two parts",
                                                                         "labels": ["agent:plan-auto"]})["number"]
         final = run_issue(target_repo, parent)
@@ -247,7 +249,7 @@ def test_real_codex_is_stopped_mid_turn_at_the_token_budget_and_its_work_kept(ta
     server = ScriptedModelServer(script, usage=usage).start()
     try:
         write_policy(target_repo, {"github": {"owner": "acme", "repo": "widgets", "apiUrl": hub_repo.url},
-                                   "codex": codex_policy(server, maxTokens=2000)})
+                                   "codex": codex_policy(server, maxTokens=2000), "agent": through_proxy(server)})
         issue = hub_repo.api.ok("POST", "/repos/acme/widgets/issues", {"title": "Add multiply",
                                                                         "labels": ["agent:auto"]})
         final = run_issue(target_repo, issue["number"])

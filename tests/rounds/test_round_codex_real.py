@@ -19,7 +19,7 @@ from tests.rounds.test_round_run import (
     round_reports,
     runner,  # noqa: F401  (fixture)
 )
-from tests.support.fake_model_server import ScriptedModelServer
+from tests.support.fake_model_server import ScriptedModelServer, through_proxy
 from tests.support.git_fixtures import GOOD_REPORT, reviewer_policy, write_policy
 
 pytestmark = pytest.mark.skipif(not CODEX.exists(), reason="the pinned Codex CLI is not installed: run "
@@ -44,7 +44,7 @@ def test_real_codex_performs_one_feedback_round(runner, hub_repo, tmp_path):  # 
     ]).start()
     try:
         write_policy(runner, {"github": {"owner": "acme", "repo": "widgets", "apiUrl": hub_repo.url},
-                              "codex": codex_policy(server), "checks": [
+                              "codex": codex_policy(server), "agent": through_proxy(server), "checks": [
                                   {"name": "tests", "command": f"{sys.executable} -m pytest -q -p no:cacheprovider"}],
                               "reviewGates": {"reviewer": reviewer_policy("approve")}})
         env = run_pull(runner, pull)

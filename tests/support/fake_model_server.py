@@ -191,3 +191,12 @@ def codex_env(codex_home, path: str | None = None) -> dict:
     CODEX_HOME must be an existing directory."""
     return {"PATH": path or os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "HOME": str(codex_home),
             "CODEX_HOME": str(codex_home), "LANG": "C.UTF-8"}
+
+
+def through_proxy(server) -> dict:
+    """The policy's `agent` section that lets the sandboxed Codex CLI reach the scripted server (a loopback
+    host:port) through the runner's egress proxy: the allowlist names it, nothing else on loopback."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(server.url)
+    return {"network": "allowlist", "allowHosts": [f"{parts.hostname}:{parts.port}"]}

@@ -121,8 +121,11 @@ class Bubblewrap:
     def args(self, cwd: Path, seccomp_fd: int | None = 9) -> list[str]:
         s = self.scope
         uid = str(inside_uid())
+        # No --disable-userns: the Codex CLI's own sandbox nests in this one through a user namespace of its own.
+        # What a nested "root" could do to the host is what the seccomp filter refuses to anyone (setid modes,
+        # extended attributes, file capabilities among them).
         args = [binary()[0] or "bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--unshare-user",
-                "--disable-userns", "--uid", uid, "--gid", uid, "--cap-drop", "ALL", "--hostname", "cxo-sandbox"]
+                "--uid", uid, "--gid", uid, "--cap-drop", "ALL", "--hostname", "cxo-sandbox"]
         if s.network == "open":
             args.append("--share-net")
         if seccomp_fd is not None:

@@ -86,8 +86,9 @@ def install_roots(program: str, path_env: str | None = None, depth: int = 0) -> 
     if "node_modules" in real.parts:
         index = len(real.parts) - 1 - real.parts[::-1].index("node_modules")
         roots.append(Path(*real.parts[: index + 1]))
-    if plain.parent.name == "shims" and (plain.parent.parent / "versions").is_dir():  # pyenv, rbenv, nodenv
-        roots.append(plain.parent.parent)
+    for candidate in (plain, real):
+        if candidate.parent.name == "shims" and (candidate.parent.parent / "versions").is_dir():  # pyenv, rbenv
+            roots.append(candidate.parent.parent)
     if not roots and not under_system(real):
         prefix = real.parent.parent
         lib = prefix / "lib"
