@@ -99,7 +99,7 @@ def problem() -> str | None:
         return f"bwrap not found: {FIX}"
     if not seccomp.supported():
         return f"cxo's seccomp filter has no rules for {seccomp.machine()}: run agents on x86_64 or aarch64"
-    probe = Bubblewrap(Scope(network="none")).args(Path("/"), seccomp_fd=None) + ["--", "true"]
+    probe = Bubblewrap(Scope(network="none")).args(Path("/"), seccomp_fd=None) + ["--", "/bin/sh", "-c", ":"]
     try:
         out = subprocess.run(probe, capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired) as exc:
