@@ -44,10 +44,10 @@ def collaborator(api, login):
 
 def test_review_with_inline_comments_and_associations(hub_repo, tmp_path):
     api = hub_repo.api
+    collaborator(api, "cxo-bot")  # opening a PR from a branch of the repository takes push access
+    collaborator(api, "carol")
     pr, _, sha = open_pr(hub_repo, tmp_path, author="as:cxo-bot")
     n = pr["number"]
-    collaborator(api, "cxo-bot")
-    collaborator(api, "carol")
     review = api.ok("POST", f"{R}/pulls/{n}/reviews", {
         "event": "REQUEST_CHANGES", "body": "please rename",
         "comments": [{"path": "app/calc.py", "line": 5, "body": "call it subtract"}]})

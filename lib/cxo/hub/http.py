@@ -164,6 +164,18 @@ class Handler(BaseHTTPRequestHandler):
         if (pushing or repo["private"]) and user is None:
             return self._send(401, {"WWW-Authenticate": 'Basic realm="GitHub"', "Content-Type": "text/plain"},
                               b"Authentication required\n")
+        with hub.store.lock:
+            hidden = bool(repo["private"]) and not hub._can_read(repo, user)
+        if hidden:  # a private repository the user cannot read does not exist for them
+            return self._send(404, {"Content-Type": "text/plain"}, b"Repository not found\n")
+        if pushing:
+            # Both the receive-pack advertisement and the POST need push access, as on GitHub (git shows the
+            # text/plain body as "remote: ..."); nothing reaches git http-backend otherwise.
+            with hub.store.lock:
+                allowed = hub.can_push(repo, user)
+            if not allowed:
+                message = f"Permission to {repo['owner']}/{repo['name']}.git denied to {user}.\n"
+                return self._send(403, {"Content-Type": "text/plain"}, message.encode())
         path_info = f"/{repo['owner'].lower()}/{repo['name'].lower()}.git{rest}"
         status, headers, payload = hub.git.http_backend(self.command, path_info, parts.query, self.headers, body,
                                                         user)

@@ -194,23 +194,48 @@ class Hub:
         return row
 
     def _can_read(self, repo, login):
-        return login is not None and (login.lower() == repo["owner"].lower() or self._is_collaborator(repo, login))
+        return self.can_push(repo, login)
 
     def _is_collaborator(self, repo, login):
         row = self.store.one("SELECT 1 FROM collaborators WHERE repo_id = ? AND login = ?", repo["id"], login)
         return row is not None
 
+    def _is_member_of_owner(self, repo, login):
+        return repo["owner_type"] == "Organization" and self.is_org_member(repo["owner"], login)
+
+    # --- permissions, as GitHub grants them -----------------------------------------------
+    # push (write): the repository's owner, its collaborators and, for an organization's repository, the org's
+    # members (the hub has no member roles, so members also get admin there). admin: the owner, or an org member.
+    # Everyone else may read a public repository and open issues, comment, react and review, nothing more. There is
+    # no exception for the open mode's default user `hubber`: the existing tests do not rely on one, and a hub
+    # without `--token` accepts any token as `as:LOGIN`, so any shortcut there would open every repository.
+    def can_push(self, repo, login) -> bool:
+        if login is None:
+            return False
+        return (login.lower() == repo["owner"].lower() or self._is_collaborator(repo, login)
+                or self._is_member_of_owner(repo, login))
+
+    def can_admin(self, repo, login) -> bool:
+        return login is not None and (login.lower() == repo["owner"].lower() or self._is_member_of_owner(repo, login))
+
     def require_write(self, repo, login):
+        """401 without a login; GitHub's 403 for a login without push access to the repository."""
         if login is None:
             raise HubError(401, "Requires authentication")
-        if self.tokens is None:
-            return  # any accepted token may write, as the documented default of the hub
-        if not (login.lower() == repo["owner"].lower() or self._is_collaborator(repo, login) or login == DEFAULT_USER):
+        if not self.can_push(repo, login):
             raise HubError(403, "Resource not accessible by personal access token")
+
+    def require_admin_rights(self, repo, login):
+        if login is None:
+            raise HubError(401, "Requires authentication")
+        if not self.can_admin(repo, login):
+            raise HubError(403, "Must have admin rights to Repository.")
 
     def association(self, repo, login) -> str:
         if login.lower() == repo["owner"].lower():
             return "OWNER"
+        if self._is_member_of_owner(repo, login):
+            return "MEMBER"
         if self._is_collaborator(repo, login):
             return "COLLABORATOR"
         return "NONE"

@@ -44,8 +44,7 @@ def list_issues(hub, req, owner, repo):
 
 @route("POST", "/repos/{owner}/{repo}/issues", "issues/create", auth=True)
 def create_issue(hub, req, owner, repo):
-    row = hub.repo_or_404(owner, repo, req.login)
-    hub.require_write(row, req.login)
+    row = hub.repo_or_404(owner, repo, req.login)  # anyone who can read the repository may open an issue
     data = req.object()
     title = require_text(data, "title", "Issue")
     now = now_iso()
@@ -54,7 +53,7 @@ def create_issue(hub, req, owner, repo):
                              "updated_at) VALUES (?, ?, ?, ?, 'open', NULL, ?, ?, ?)", row["id"], number, str(title),
                              data.get("body"), req.login, now, now)
     issue_row = hub.store.one("SELECT * FROM issues WHERE id = ?", issue_id)
-    if data.get("labels"):
+    if data.get("labels") and hub.can_push(row, req.login):  # without push access GitHub silently drops them
         hub.add_labels(row, issue_row, labels_from_body({"labels": data["labels"]}), req.login)
     issue_row = hub.store.one("SELECT * FROM issues WHERE id = ?", issue_id)
     return 201, hub.issue_json(row, issue_row), {"Location": f"{hub.base}/repos/{hub.full(row)}/issues/{number}"}
@@ -69,9 +68,17 @@ def get_issue(hub, req, owner, repo, number):
 @route("PATCH", "/repos/{owner}/{repo}/issues/{number}", "issues/update", auth=True)
 def update_issue(hub, req, owner, repo, number):
     row = hub.repo_or_404(owner, repo, req.login)
-    hub.require_write(row, req.login)
     issue_row = hub.issue_or_404(row, number)
     data = req.object()
+    if not hub.can_push(row, req.login):
+        # The issue's author may edit its title and body and close it, and reopen it unless someone else closed
+        # it; labels (and assignees, milestone) are silently dropped, as GitHub does. Anyone else: 403.
+        if issue_row["user"].lower() != req.login.lower():
+            raise HubError(403, "Resource not accessible by personal access token")
+        data = {k: v for k, v in data.items() if k not in ("labels", "assignees", "assignee", "milestone", "type")}
+        if data.get("state") == "open" and issue_row["state"] == "closed" and _closed_by(hub, issue_row) not in (
+                None, req.login.lower()):
+            raise HubError(403, "Resource not accessible by personal access token")
     for field in ("title", "body"):
         if field in data:
             hub.store.run(f"UPDATE issues SET {field} = ? WHERE id = ?", data[field], issue_row["id"])
@@ -91,6 +98,13 @@ def update_issue(hub, req, owner, repo, number):
         hub.add_labels(row, issue_row, labels_from_body({"labels": data["labels"] or []}), req.login)
     hub.touch(issue_row)
     return 200, hub.issue_json(row, hub.issue_or_404(row, number)), {}
+
+
+def _closed_by(hub, issue_row) -> str | None:
+    """Who last closed the issue (lower case), from its events."""
+    event = hub.store.one("SELECT actor FROM events WHERE issue_id = ? AND event = 'closed' ORDER BY id DESC LIMIT 1",
+                          issue_row["id"])
+    return event["actor"].lower() if event and event["actor"] else None
 
 
 # --- comments -----------------------------------------------------------------------------------
@@ -132,6 +146,12 @@ def _comment_or_404(hub, row, comment_id):
     return comment
 
 
+def _require_own_comment_or_write(hub, row, comment, login):
+    """A comment may be edited or deleted by its author, or by anyone with push access to the repository."""
+    if comment["user"].lower() != login.lower() and not hub.can_push(row, login):
+        raise HubError(403, "Resource not accessible by personal access token")
+
+
 @route("GET", "/repos/{owner}/{repo}/issues/comments/{comment_id}", "issues/get-comment")
 def get_comment(hub, req, owner, repo, comment_id):
     row = hub.repo_or_404(owner, repo, req.login)
@@ -142,10 +162,9 @@ def get_comment(hub, req, owner, repo, comment_id):
 def update_comment(hub, req, owner, repo, comment_id):
     row = hub.repo_or_404(owner, repo, req.login)
     comment = _comment_or_404(hub, row, comment_id)
+    _require_own_comment_or_write(hub, row, comment, req.login)
     data = req.object()
     require_text(data, "body", "IssueComment")
-    if comment["user"].lower() != req.login.lower() and row["owner"].lower() != req.login.lower():
-        raise HubError(403, "Resource not accessible by personal access token")
     hub.store.run("UPDATE comments SET body = ?, updated_at = ? WHERE id = ?", data["body"], now_iso(), comment["id"])
     return 200, hub.comment_json(row, _comment_or_404(hub, row, comment_id)), {}
 
@@ -154,8 +173,7 @@ def update_comment(hub, req, owner, repo, comment_id):
 def delete_comment(hub, req, owner, repo, comment_id):
     row = hub.repo_or_404(owner, repo, req.login)
     comment = _comment_or_404(hub, row, comment_id)
-    if comment["user"].lower() != req.login.lower() and row["owner"].lower() != req.login.lower():
-        raise HubError(403, "Resource not accessible by personal access token")
+    _require_own_comment_or_write(hub, row, comment, req.login)
     hub.store.run("DELETE FROM comments WHERE id = ?", comment["id"])
     return 204, None, {}
 

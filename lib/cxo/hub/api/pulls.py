@@ -15,7 +15,7 @@ def _pull_rows(hub, row):
 @route("POST", "/repos/{owner}/{repo}/pulls", "pulls/create", auth=True)
 def create_pull(hub, req, owner, repo):
     row = hub.repo_or_404(owner, repo, req.login)
-    hub.require_write(row, req.login)
+    hub.require_write(row, req.login)  # the head branch is always in this repository: that takes push access
     data = req.object()
     for field in ("head", "base"):
         require_text(data, field, "PullRequest")
@@ -92,8 +92,9 @@ def get_pull(hub, req, owner, repo, number):
 @route("PATCH", "/repos/{owner}/{repo}/pulls/{number}", "pulls/update", auth=True)
 def update_pull(hub, req, owner, repo, number):
     row = hub.repo_or_404(owner, repo, req.login)
-    hub.require_write(row, req.login)
     issue_row, pull_row = _pull_or_404(hub, row, number)
+    if issue_row["user"].lower() != req.login.lower():  # its author may edit a PR; anyone else needs push access
+        hub.require_write(row, req.login)
     data = req.object()
     for field in ("title", "body"):
         if field in data:

@@ -62,8 +62,7 @@ def get_repo(hub, req, owner, repo):
 @route("PUT", "/repos/{owner}/{repo}/collaborators/{login}", "repos/add-collaborator", auth=True)
 def add_collaborator(hub, req, owner, repo, login):
     row = hub.repo_or_404(owner, repo, req.login)
-    if req.login.lower() != row["owner"].lower() and hub.tokens is not None:
-        raise HubError(403, "Must have admin rights to Repository.")
+    hub.require_admin_rights(row, req.login)
     hub.store.user(login)
     hub.store.run("INSERT OR IGNORE INTO collaborators (repo_id, login) VALUES (?, ?)", row["id"], login)
     return 204, None, {}
