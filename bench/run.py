@@ -3,10 +3,12 @@
 
 Each bench/bench_*.py module has `TITLE` and `run(ctx) -> list[dict]`, rows of
 {"what", "value", "unit", "target"}; this script runs them in name order and
-prints one table. `make bench ARGS="cold_start"` runs only the named modules.
+prints one table. `make bench ARGS="cold_start"` runs only the named modules;
+`ARGS="--json=FILE"` also writes every row, by module, and the count over target to FILE.
 """
 
 import importlib
+import json
 import sys
 import tempfile
 import time
@@ -35,9 +37,14 @@ def fmt(row: dict) -> str:
 
 
 def main(argv: list[str]) -> int:
-    wanted = set(argv)
     modules = sorted(p.stem for p in (ROOT / "bench").glob("bench_*.py"))
+    if {"-h", "--help"} & set(argv):
+        print(__doc__.strip() + "\n\nmodules: " + " ".join(m.removeprefix("bench_") for m in modules))
+        return 0
+    json_path = next((a.split("=", 1)[1] for a in argv if a.startswith("--json=")), None)
+    wanted = {a for a in argv if not a.startswith("--json=")}
     over = 0
+    results: dict[str, dict] = {}
     # cxo's byte code, as a pip install (the Actions workflow's) leaves it: an editable install under
     # PYTHONDONTWRITEBYTECODE=1 would compile every module in every process, which no deployment does.
     import compileall
@@ -56,7 +63,10 @@ def main(argv: list[str]) -> int:
             except Exception as exc:  # a broken benchmark is reported, the others still run
                 print(f"  failed: {type(exc).__name__}: {exc}")
                 over += 1
+                results[name] = {"title": module.TITLE, "failed": f"{type(exc).__name__}: {exc}"}
                 continue
+            results[name] = {"title": module.TITLE, "rows": rows,
+                             "seconds": round(time.perf_counter() - started, 1)}
             for row in rows:
                 print(fmt(row), flush=True)
                 target = row.get("target")
@@ -65,6 +75,8 @@ def main(argv: list[str]) -> int:
                     over += 1
             print(f"  ({time.perf_counter() - started:.1f} s)")
     print(f"\n{over} measurement(s) over target" if over else "\nall measurements within target")
+    if json_path:
+        Path(json_path).write_text(json.dumps({"over_target": over, "modules": results}, indent=1) + "\n")
     return 0
 
 
