@@ -88,6 +88,15 @@ def test_cleanup_runs_only_at_the_threshold(git_repo, files, expected):
         assert result["summary"] == "2 runtime file(s) < cleanup threshold 3"
 
 
+@pytest.mark.parametrize("gate,role", [(ReviewGate, "review"), (CleanupGate, "cleanup")])
+def test_the_reviewer_is_told_which_pass_it_runs(git_repo, tmp_path, gate, role):
+    # README: CODEX_ORCHESTRATOR_ROLE is `review` for the review gate and `cleanup` for the cleanup pass.
+    change(git_repo, 3)
+    copy = tmp_path / "copies" / "role.txt"
+    result = checked(run_one(gate(), context(git_repo, "approve", "--role-copy", str(copy), threshold=3)))
+    assert result["verdict"] == "pass" and copy.read_text() == role
+
+
 def test_review_gate_alone_from_the_command_line(git_repo):
     change(git_repo)
     write_policy(git_repo, {"reviewGates": {"reviewer": reviewer_policy("request-changes")}})

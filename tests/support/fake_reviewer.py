@@ -2,7 +2,8 @@
 """A scripted reviewer process: fake_reviewer.py --mode approve|request-changes|malformed|write-workspace.
 
 It reads the review prompt on stdin (like any agent) and writes its verdict to
-$CODEX_ORCHESTRATOR_REPORT_FILE; `--prompt-copy FILE` keeps the prompt for the test.
+$CODEX_ORCHESTRATOR_REPORT_FILE; `--prompt-copy FILE` keeps the prompt for the test,
+`--role-copy FILE` the $CODEX_ORCHESTRATOR_ROLE it was given.
 """
 
 import json
@@ -16,6 +17,8 @@ def main() -> int:
     prompt = sys.stdin.read()
     if "--prompt-copy" in sys.argv:
         Path(sys.argv[sys.argv.index("--prompt-copy") + 1]).write_text(prompt)
+    if "--role-copy" in sys.argv:
+        Path(sys.argv[sys.argv.index("--role-copy") + 1]).write_text(os.environ.get("CODEX_ORCHESTRATOR_ROLE", ""))
     out = Path(os.environ["CODEX_ORCHESTRATOR_REPORT_FILE"])
     if mode == "approve":
         out.write_text(json.dumps({"verdict": "approve", "summary": "Looks right.", "findings": []}))

@@ -6,6 +6,7 @@ from .review import ReviewGate
 
 class CleanupGate(ReviewGate):
     name = "cleanup"
+    role = "cleanup"  # the reviewer can tell this pass from the review gate
 
     def applies(self, ctx):
         q = quality(ctx.policy)

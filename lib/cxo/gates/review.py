@@ -88,7 +88,7 @@ def full_diff(ctx) -> str:
 
 class ReviewGate(Gate):
     name = "review"
-    prompt_key = "review"
+    role = "review"  # CODEX_ORCHESTRATOR_ROLE for the reviewer
 
     def applies(self, ctx):
         q = quality(ctx.policy)
@@ -192,7 +192,7 @@ class ReviewGate(Gate):
                          issue_number=issue["number"], branch_name="", state_dir=policy.state_dir, run_dir=work,
                          log_path=work / "reviewer.log", timeout_s=float(codex["timeoutSeconds"]),
                          idle_timeout_s=float(codex["idleTimeoutSeconds"]), env=env, sandbox=box,
-                         role=self.prompt_key)
+                         role=self.role)
         ctx.say(f"{self.name}: running the reviewer")
         if builtin:
             from ..agents import codex as adapter
