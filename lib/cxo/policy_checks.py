@@ -3,6 +3,7 @@ placeholders, label names are distinct, the API URL is usable. Run at load, befo
 
 import re
 import string
+import subprocess
 
 from .errors import PolicyError
 
@@ -17,6 +18,8 @@ TEMPLATE_PLACEHOLDERS = {
     ("reviewGates", "visualProof", "artifactDir"): {"issueNumber"},
     ("reviewGates", "visualProof", "runnerValidationCommand"): {"issueNumber"},
 }
+BRANCH_TEMPLATES = ("branchTemplate", "integrationBranchTemplate")
+BRANCH_SAMPLE = {"issueNumber": "1", "slug": "x", "issueTitle": "x"}
 AGENT_PLACEHOLDERS = {"worktreePath", "promptPath", "reportPath", "issueNumber", "branchName", "stateDir"}
 
 
@@ -40,6 +43,27 @@ def check_template(template: str, allowed: set[str], where: str, shown: str) -> 
         raise PolicyError(f"{shown}: '{where}' uses the unknown placeholder ${{{unknown[0]}}}: use one of {known}")
 
 
+def check_branch_template(template: str, where: str, shown: str) -> None:
+    """The template, filled with sample values, is a branch name git takes as it is: no `..`, spaces, `~`,
+    `^`, `:`, a leading `-`, a `.lock` end… (`git check-ref-format --branch`). Never repaired silently."""
+    name = string.Template(template).safe_substitute(BRANCH_SAMPLE)
+    ok = bool(name) and not name.startswith("-")
+    if ok:
+        try:
+            proc = subprocess.run(["git", "check-ref-format", "--branch", name], cwd="/", capture_output=True,
+                                  text=True, errors="replace", timeout=30)
+        except ValueError:  # a NUL in the name
+            ok = False
+        except (OSError, subprocess.SubprocessError):
+            return  # no git to ask: the worktree step still checks the rendered name
+        else:
+            ok = proc.returncode == 0 and proc.stdout.strip() == name
+    if not ok:
+        raise PolicyError(f"{shown}: '{where}' gives no valid git branch name ({name!r} for issue 1, slug 'x'): "
+                          "use letters, digits, '-', '_', '.' and '/' (no '..', spaces, '~', '^', ':', leading "
+                          "'-' or '.lock' end), e.g. 'agent/issue-${issueNumber}-${slug}'")
+
+
 def check_values(data: dict, shown: str) -> None:
     """What the schema cannot say: regexes compile, templates name known placeholders, labels are distinct,
     numbers are finite. Checked when the policy loads, so a bad policy never gets as far as a claim."""
@@ -55,6 +79,10 @@ def check_values(data: dict, shown: str) -> None:
         value = _lookup(data, keys)
         if isinstance(value, str):
             check_template(value, allowed, ".".join(keys), shown)
+    for key in BRANCH_TEMPLATES:
+        value = _lookup(data, ("git", key))
+        if isinstance(value, str):
+            check_branch_template(value, f"git.{key}", shown)
     codex = data.get("codex") or {}
     for where, value in [("codex.command", codex.get("command"))] + [
             (f"codex.args[{i}]", arg) for i, arg in enumerate(codex.get("args") or [])]:
