@@ -96,7 +96,7 @@ class Daemon:
 
         self.cycles += 1
         # Runs of this host that were killed mid-way come first: they hold claims and half-moved state.
-        unfinished = recovery.unfinished_issues(self.policy)
+        unfinished = recovery.unfinished_issues(self.policy, self.tracker)
         if unfinished:
             self.say(f"resuming interrupted runs: {', '.join(f'#{n}' for n in unfinished)}")
             self.run_many(unfinished, max_runs)

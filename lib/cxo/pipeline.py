@@ -80,6 +80,9 @@ def _one_step(env: dict, step: str, policy, say, args, tracker, module=None) -> 
             env = module.run(env, policy=policy, args=args, say=say, tracker=tracker)
             envelope.check(env, f"envelope after {step}")
             save(policy, env, STEPS.index(step) + 1, step)
+            from .recovery import mark_finished
+
+            mark_finished(policy, env, "published: blocked")
             return env
         if step in ("claim", "publish") or "claim" not in env:
             raise
@@ -88,6 +91,10 @@ def _one_step(env: dict, step: str, policy, say, args, tracker, module=None) -> 
         env = envelope.block(env, step, f"{step} failed: {message}", {})
     envelope.check(env, f"envelope after {step}")
     save(policy, env, STEPS.index(step) + 1, step)
+    if step == "publish" and env.get("publish"):
+        from .recovery import mark_finished
+
+        mark_finished(policy, env, f"published: {env['publish'].get('outcome')}")
     from . import killpoints
 
     killpoints.reached(f"runner:after-{step}")

@@ -17,27 +17,71 @@ from .errors import CxoError
 from .gitutil import git
 
 STEPS = ("claim", "worktree", "codex", "gate", "publish")
+FINISHED = "finished.json"  # in a run's directory: the run reached its end (here or, as GitHub showed, elsewhere)
+LAST_STEPS = ("-publish.json", "-integrate.json")
+
+
+def mark_finished(policy, env: dict, how: str) -> None:
+    """Record that `env`'s run is over, so no later cycle takes it for an interrupted one."""
+    import time
+
+    path = envelope.run_dir(policy.state_dir, env) / FINISHED
+    path.write_text(json.dumps({"run_id": env.get("run_id"), "how": how, "at": int(time.time())}) + "\n")
 
 
 def latest_unfinished(policy, issue: int) -> dict | None:
-    """The last saved envelope of the newest run of `issue`, if that run never finished publishing."""
+    """The last saved envelope of the newest run of `issue`, if that run holds a claim and never finished."""
     root = policy.state_dir / "runs" / str(issue)
     runs = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    if not runs:
+    if not runs or (runs[-1] / FINISHED).exists():
         return None
     saved = sorted(runs[-1].glob("[0-9][0-9]-*.json"))
-    if not saved or saved[-1].name.endswith("-publish.json"):
+    if not saved or saved[-1].name.endswith(LAST_STEPS):
         return None
     try:
-        return envelope.parse(saved[-1].read_text(), str(saved[-1]))
+        env = envelope.parse(saved[-1].read_text(), str(saved[-1]))
     except CxoError:
         return None
+    refused = envelope.is_blocked(env) and (env["blocked"].get("details") or {}).get("claimed") is False
+    if "claim" not in env or refused:  # refused before or at the claim (not eligible, another runner's)
+        return None
+    return env
 
 
-def unfinished_issues(policy) -> list[int]:
+def unfinished_issues(policy, tracker=None) -> list[int]:
+    """Issues whose newest local run was interrupted. With `tracker`, a run whose issue GitHub already shows
+    finished (closed, in review or blocked without a running label: whoever finished it) is marked finished and
+    left alone; a tree child's run is its parent's to resume, never a run of its own."""
     root = policy.state_dir / "runs"
     numbers = sorted(int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit()) if root.is_dir() else []
-    return [n for n in numbers if latest_unfinished(policy, n) is not None]
+    found = []
+    for number in numbers:
+        env = latest_unfinished(policy, number)
+        if env is None:
+            continue
+        if (env.get("tree") or {}).get("parent"):
+            continue
+        if tracker is not None:
+            why = finished_on_github(policy, tracker, number)
+            if why:
+                mark_finished(policy, env, why)
+                continue
+        found.append(number)
+    return found
+
+
+def finished_on_github(policy, tracker, number: int) -> str | None:
+    """Why GitHub shows `number` finished (its run must not be resumed), or None."""
+    issue = tracker.get_issue(number)
+    names = {(lab.get("name") if isinstance(lab, dict) else str(lab)).lower() for lab in issue.get("labels") or []}
+    if issue.get("state") == "closed":
+        return "closed on GitHub"
+    if policy.label("running").lower() in names:
+        return None
+    for key in ("review", "blocked"):
+        if policy.label(key).lower() in names:
+            return f"{policy.label(key)} on GitHub"
+    return None
 
 
 def remaining_steps(env: dict) -> tuple[str, ...]:

@@ -243,9 +243,10 @@ def test_a_round_chained_by_hand_step_by_step(runner, hub_repo, tmp_path):
     assert labels_of(api, issue) == ["agent:auto", "agent:review"]
 
 
-def test_a_pr_from_before_the_pushed_marker_still_tells_a_rewrite(runner, hub_repo, tmp_path):
-    """A cxo PR whose body has no pushed marker (opened by an older cxo): cxo's last push is its newest commit with
-    the runner's Cxo-Run trailer; a force-push that dropped every such commit still blocks the round."""
+def test_a_pr_without_a_runner_record_of_its_push_is_never_guessed_from_commit_trailers(runner, hub_repo, tmp_path):
+    """A cxo PR whose body has no pushed marker (opened by an older cxo, or edited away): cxo finds its last push
+    only from records a runner login wrote, never from a commit's `Cxo-Run:` trailer, which anyone can write:
+    a human who pushes a commit carrying the trailer does not make the round build on it."""
     import re
 
     api = hub_repo.api
@@ -256,13 +257,15 @@ def test_a_pr_from_before_the_pushed_marker_still_tells_a_rewrite(runner, hub_re
     branch = api.ok("GET", f"{R}/pulls/{pull}")["head"]["ref"]
     human = tmp_path / "human"
     subprocess.run(["git", "clone", "-q", "-b", branch, hub_repo.clone_url, str(human)], check=True)
-    subprocess.run(["git", "reset", "-q", "--hard", "HEAD~1"], cwd=human, check=True)
-    (human / "OTHER.md").write_text("rewritten\n")
+    (human / "OTHER.md").write_text("forged\n")
     subprocess.run(["git", "add", "-A"], cwd=human, check=True)
-    subprocess.run(["git", "commit", "-qm", "rewrite"], cwd=human, check=True)
-    subprocess.run(["git", "push", "-qf", "origin", branch], cwd=human, check=True,
+    subprocess.run(["git", "commit", "-qm", "looks like cxo\n\nCxo-Run: 20260101T000000Z-abcdef"], cwd=human,
+                   check=True)
+    subprocess.run(["git", "push", "-q", "origin", branch], cwd=human, check=True,
                    env={**os.environ, **_auth(hub_repo)})
+    forged = subprocess.run(["git", "rev-parse", "HEAD"], cwd=human, capture_output=True, text=True).stdout.strip()
     api.ok("POST", f"{R}/issues/{pull}/comments", {"body": "@cxo go on"}, token="as:carol")
     env = run_pull(runner, pull)
     assert env["status"] == "blocked" and env["blocked"]["step"] == "worktree"
-    assert "none of cxo's commits is left on it" in env["blocked"]["reason"]
+    assert "no record by a runner of cxo's last push" in env["blocked"]["reason"]
+    assert branch_head(api, branch) == forged  # nothing pushed

@@ -49,7 +49,8 @@ def integrate_child(env: dict, policy, say, args, tracker, lock=None) -> dict:
     marker = f"<!-- cxo:report-comment issue={number} -->"
     gates = ", ".join(f"{v['gate']} {v['verdict']}" for v in env["gate"]["verdicts"]) or "no gate ran"
     body = (f"{marker}{done_marker(env['run_id'])}\n## cxo: #{number} merged into `{branch}`\n\nChecked by the gates "
-            f"({gates}) and merged as `{head[:12]}`. The integration draft PR of #{parent} will carry it.")
+            f"({gates}) and merged as `{merged[:12]}` (its commit `{head[:12]}`). The integration draft PR of "
+            f"#{parent} will carry it.")
     # A child is integrated once (the tree state says so before this point): post, and look only if the answer
     # was lost.
     comment = write_once(lambda: tracker.create_comment(number, body),
@@ -62,6 +63,9 @@ def integrate_child(env: dict, policy, say, args, tracker, lock=None) -> dict:
             entry.update({"comment_id": comment["id"], "comment": body, "gates": gates})
             save_state(policy, parent, state)
     env["integrate"] = {"sha": head, "merge": merged, "integration_branch": branch}
+    from ..recovery import mark_finished
+
+    mark_finished(policy, env, f"merged into {branch}")
     return envelope.mark_done(env, "integrate")
 
 

@@ -24,6 +24,14 @@ from .state import load_state, save_state
 STEP = "tree"
 
 
+def _merged_as(merged: dict) -> str:
+    """The merge commit on the integration branch (the child's own commit beside it)."""
+    if not merged:
+        return "-"
+    merge = merged.get("merge") or merged["sha"]
+    return f"`{merge[:12]}`" + (f" (child `{merged['sha'][:12]}`)" if merge != merged["sha"] else "")
+
+
 def plan_parent(env: dict, policy, args, say, tracker) -> tuple[dict, dict | None]:
     """The planning run: read-only, in the integration worktree; returns the envelope and the plan report."""
     from .. import prompting
@@ -294,7 +302,7 @@ def pr_body(env, plan, numbers: dict[str, int], state: dict) -> str:
         merged = state["merged"].get(node.stable_id) or {}
         lines.append(f"| #{numbers[node.stable_id]} | `{node.stable_id}` | "
                      f"{'merged' if merged else 'closed by a human'} | {merged.get('gates', '-')} | "
-                     f"{('`' + merged['sha'][:12] + '`') if merged else '-'} |")
+                     f"{_merged_as(merged)} |")
     lines += ["", "This is a draft: review before merging. Nothing is merged into the base branch automatically.",
               ""] + [f"Closes #{numbers[n.stable_id]}" for n in plan.nodes] + [f"Closes #{number}"]
     return "\n".join(lines)
