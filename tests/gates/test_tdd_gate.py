@@ -96,3 +96,61 @@ def test_alone_on_a_committed_range_gives_the_same_verdict(git_repo):
             {k: x for k, x in e.items() if not k.endswith("_log")} for e in v["evidence"]]}
 
     assert strip(alone) == strip(inside)
+
+
+DATA_TEST = ("from pathlib import Path\n\nfrom app.calc import multiply\n\n\ndef test_products():\n"
+             "    for line in (Path(__file__).parent / 'data' / 'products.txt').read_text().splitlines():\n"
+             "        a, b, product = map(int, line.split())\n        assert multiply(a, b) == product\n")
+
+
+def test_a_data_file_under_tests_is_a_fixture_laid_but_not_run(git_repo):
+    """The data file and the .pem fixture fail 'on both base and head' when run as tests: only the file the test
+    runner collects (testFilePatterns) is run, with the fixtures laid over the base beside it."""
+    base = base_of(git_repo)
+    write(git_repo, "app/calc.py", MULTIPLY)
+    write(git_repo, "tests/test_products.py", DATA_TEST)
+    write(git_repo, "tests/data/products.txt", "6 7 42\n2 3 6\n")
+    write(git_repo, "tests/certs/server.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    result = gate(git_repo, base)
+    assert result["verdict"] == "pass", result
+    assert [(e["file"], e["base"], e["head"]) for e in result["evidence"]] == [("tests/test_products.py", "fail",
+                                                                                 "pass")]
+    assert result["summary"] == "red→green proven by the runner for 1 test file(s)"
+    # red on the base for the runtime's sake (no multiply), not for a missing fixture
+    assert "cannot import name 'multiply'" in Path(result["evidence"][0]["base_log"]).read_text()
+
+
+def test_fixtures_alone_satisfy_require_test_change_but_run_nothing(git_repo):
+    base = base_of(git_repo)
+    write(git_repo, "app/calc.py", MULTIPLY)
+    write(git_repo, "tests/data/products.txt", "6 7 42\n")
+    result = gate(git_repo, base)
+    assert result["verdict"] == "skip", result
+    assert "tests/data/products.txt" in result["summary"] and "testFilePatterns" in result["summary"]
+
+
+def test_test_file_patterns_come_from_the_policy(git_repo):
+    base = base_of(git_repo)
+    write(git_repo, "app/calc.py", MULTIPLY)
+    write(git_repo, "tests/check_multiply.py", NEW_TEST)  # not a default pattern: a fixture
+    assert gate(git_repo, base)["verdict"] == "skip"
+    write_policy(git_repo, {"reviewGates": {"quality": {"testCommand": TEST_COMMAND,
+                                                        "testFilePatterns": ["check_*.py"]}}})
+    pol = policy_mod.load(git_repo, infer_repo=False)
+    ctx = GateContext(worktree=git_repo, base=base, head=None, policy=pol,
+                      changes=collect_changes(git_repo, base, "HEAD"), run_dir=git_repo.parent / "run",
+                      say=lambda m: None)
+    result = run_one(TddGate(), ctx)
+    assert result["verdict"] == "pass" and [e["file"] for e in result["evidence"]] == ["tests/check_multiply.py"]
+
+
+def test_the_default_test_file_patterns_are_what_test_runners_collect():
+    from cxo.globs import match
+
+    patterns = policy_mod.defaults()["reviewGates"]["quality"]["testFilePatterns"]
+    runs = ["tests/test_a.py", "app/a_test.py", "web/a.test.ts", "web/a.test.jsx", "web/a.spec.js", "web/a.spec.tsx",
+            "pkg/a_test.go", "src/test/java/CalcTest.java", "spec/calc_spec.rb", "test_a.py"]
+    fixtures = ["tests/data/conjunctions.txt", "tests/certs/server.pem", "tests/conftest.py", "tests/__init__.py",
+                "tests/helpers.py", "tests/data/test_input.json", "web/a.test.css", "tests/testdata/a.go"]
+    assert [p for p in runs if not match(p, patterns)] == []
+    assert [p for p in fixtures if match(p, patterns)] == []

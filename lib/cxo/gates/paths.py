@@ -9,11 +9,25 @@ def quality(policy) -> dict:
     return policy["reviewGates"]["quality"]
 
 
-def test_files(ctx) -> list[str]:
-    """Changed test files that exist at the head (deleted tests prove nothing)."""
+def test_changes(ctx) -> list[str]:
+    """Changed files under the test globs (testChangedPathGlobs) that exist at the head: test files and fixtures, the
+    test-side change requireTestChange asks for (deleted tests prove nothing)."""
     q = quality(ctx.policy)
     deleted = set(ctx.changes.deleted)
     return [p for p in ctx.changes.files if match(p, q["testChangedPathGlobs"]) and p not in deleted]
+
+
+def test_files(ctx) -> list[str]:
+    """The changed test files the project's test runner would collect (testFilePatterns): the ones the tdd gate runs."""
+    patterns = quality(ctx.policy)["testFilePatterns"]
+    return [p for p in test_changes(ctx) if match(p, patterns)]
+
+
+def fixture_files(ctx) -> list[str]:
+    """Changed files under the test globs that no test runner collects (data, certificates, conftest.py, helpers):
+    laid beside the tests, never run as one. Deleted ones too: the base tree loses them as the head did."""
+    q = quality(ctx.policy)
+    return [p for p in ctx.changes.files if match(p, q["testChangedPathGlobs"]) and not match(p, q["testFilePatterns"])]
 
 
 def runtime_files(ctx) -> list[str]:

@@ -1,8 +1,11 @@
 """tdd: the runner proves red→green itself instead of trusting the agent's word.
 
-The change's test files are laid over the BASE tree in a scratch worktree, where
-they must fail; at the head they must pass. Each test file is run on its own so
-the verdict names every file with both outcomes and keeps both logs.
+The change's test files (those the project's test runner collects,
+reviewGates.quality.testFilePatterns) and its fixtures (the other changed files
+under testChangedPathGlobs: data, certificates, conftest.py) are laid over the
+BASE tree in a scratch worktree, where each test file must fail; at the head it
+must pass. Each test file is run on its own so the verdict names every file with
+both outcomes and keeps both logs; a fixture is never run as a test.
 """
 
 import shlex
@@ -13,7 +16,7 @@ from ..gitutil import export_tree
 from ..untrusted import one_line
 from .base import Gate, verdict
 from .checks import run_command, tail
-from .paths import head_content, quality, runtime_files, test_files
+from .paths import fixture_files, head_content, lay, quality, runtime_files, test_changes, test_files
 
 
 def render_tests(command: str, test: str) -> str:
@@ -47,7 +50,7 @@ class TddGate(Gate):
             return False, "TDD is turned off by policy (reviewGates.quality)"
         if not runtime_files(ctx):
             return False, "no runtime files changed (tests, docs or config only)"
-        if not test_files(ctx) and q.get("requireTestChange") is False:
+        if not test_changes(ctx) and q.get("requireTestChange") is False:
             return False, "no test changed and the policy does not require one (reviewGates.quality.requireTestChange)"
         return True, ""
 
@@ -55,11 +58,16 @@ class TddGate(Gate):
         q = quality(ctx.policy)
         tests = test_files(ctx)
         runtime = runtime_files(ctx)
-        if not tests:
+        if not test_changes(ctx):
             return verdict(self.name, "fail", f"runtime change without a test change ({len(runtime)} runtime file(s), "
                            "no changed file matches testChangedPathGlobs)",
                            findings=[{"file": p, "line": None, "severity": "blocker",
                                       "message": "runtime change with no test that covers it"} for p in runtime[:20]])
+        if not tests:  # fixtures only: a test-side change (requireTestChange), but nothing a test runner collects
+            fixtures = test_changes(ctx)
+            return verdict(self.name, "skip", f"no test file to run: the {len(fixtures)} changed file(s) under "
+                           f"testChangedPathGlobs are fixtures matching no testFilePatterns ({', '.join(fixtures[:3])}"
+                           + (", …" if len(fixtures) > 3 else "") + ")")
         logs_dir = Path(ctx.run_dir) / "tdd"
         evidence, logs, failures = [], [], []
         timeout = q["testTimeoutSeconds"]
@@ -68,6 +76,11 @@ class TddGate(Gate):
                 target = base_tree / test
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(head_content(ctx, test))
+            for fixture in fixture_files(ctx):  # beside the tests, as the head has them: the base's runtime is on trial
+                if fixture in ctx.changes.deleted:
+                    (base_tree / fixture).unlink(missing_ok=True)
+                else:
+                    lay(ctx, fixture, base_tree)
             head_ctx = Scratch(Path(ctx.worktree), ctx.head, logs_dir / "head-tree") if ctx.head else None
             head_tree = head_ctx.__enter__() if head_ctx else Path(ctx.worktree)
             try:
