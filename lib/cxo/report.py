@@ -296,9 +296,12 @@ def blocked_report(env: dict, marker: str, state_dir: str) -> str:
     if details.get("budget_stop"):
         lines.append(f"- Continue from the kept work: `cxo-run --issue {number} --continue` (same worktree and "
                      "branch; raise `codex.maxTokens` first if the budget was too small).")
+    kept = f" (this attempt's work is then kept on the local branch `{tree['branch']}-attempt-K`, never pushed)" \
+        if tree.get("branch") else ""
     lines += ["- Fix the cause (clarify the issue, adjust the policy, or fix the worktree by hand).",
               "- Remove the `agent:blocked` label to make the issue eligible again, then rerun "
-              f"`cxo-run --issue {number}` (or let the daemon pick it up).",
+              f"`cxo-run --issue {number}` (or let the daemon pick it up): a fresh attempt from the current base"
+              f"{kept}.",
               f"- Replay one step from its saved envelope, e.g. `cxo-gate < {state_dir}/runs/{number}/"
               f"{env['run_id']}/03-codex.json`."]
     return _finish(lines)

@@ -77,3 +77,22 @@ def test_a_run_another_host_finished_is_not_resumed_here(target_repo, hub_repo, 
     assert not any("resuming" in line for line in said), said
     root = policy_mod.load(target_repo).state_dir / "runs" / str(number)
     assert any((run / "finished.json").is_file() for run in root.iterdir())
+
+
+def test_removing_blocked_starts_a_fresh_attempt_and_keeps_the_earlier_work_aside(target_repo, hub_repo, tmp_path):
+    from tests.support.git_fixtures import git, scripted_agent
+
+    number = hub_repo.api.ok("POST", f"{R}/issues", {"title": "Try twice", "labels": ["agent:auto"]})["number"]
+    scripted_agent(target_repo, tmp_path, [{"write": {"FIRST.md": "first try\n"}},
+                                           {"report": {**GOOD_REPORT, "status": "blocked", "summary": "stuck"}}])
+    first = run_issue(target_repo, number)
+    assert first["status"] == "blocked"
+    hub_repo.api.ok("DELETE", f"{R}/issues/{number}/labels/agent:blocked")
+    scripted_agent(target_repo, tmp_path, [{"write": {"SECOND.md": "second try\n"}}, {"report": GOOD_REPORT}])
+    second = run_issue(target_repo, number)
+    assert second["status"] == "ok", second.get("blocked")
+    assert second["gate"]["changes"]["files"] == ["SECOND.md"]  # the first attempt's work is never mixed in
+    kept = second["claim"]["earlier_attempt"]
+    assert kept == f"{second['worktree']['branch']}-attempt-1"
+    assert git(target_repo, "show", f"{kept}:FIRST.md") == "first try\n"
+    assert f"refs/heads/{kept}" not in git(tmp_path, "ls-remote", hub_repo.clone_url)  # never pushed

@@ -20,7 +20,12 @@ def usage_line(inp, cached, out):
 
 
 def git_out(cwd, *args):
-    return subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, check=True).stdout
+    """git as the runner sees a work tree: its own git directory for the tree (the `.git` inside is the agent's
+    repository, and the runner's kept commit is not the agent's to show)."""
+    from cxo.gitutil import runner_view
+
+    return subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, check=True,
+                          env={**__import__("os").environ, **runner_view(cwd)}).stdout
 
 
 def test_a_token_budget_stop_keeps_the_work_locally_and_continue_finishes_to_a_pr(target_repo, hub_repo, tmp_path):

@@ -47,15 +47,19 @@ def _base_record(policy, branch: str) -> Path:
     return policy.state_dir / "branches" / f"{hashlib.sha256(branch.encode()).hexdigest()[:16]}.json"
 
 
-def recorded_base(policy, branch: str) -> str | None:
+def _record(policy, branch: str) -> dict:
     path = _base_record(policy, branch)
-    return json.loads(path.read_text()).get("base") if path.is_file() else None
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def record_base(policy, branch: str, sha: str) -> None:
+def recorded_base(policy, branch: str) -> str | None:
+    return _record(policy, branch).get("base")
+
+
+def record_base(policy, branch: str, sha: str, run_id: str | None = None) -> None:
     path = _base_record(policy, branch)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"branch": branch, "base": sha}))
+    path.write_text(json.dumps({"branch": branch, "base": sha, "run_id": run_id}))
 
 
 def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
@@ -163,7 +167,11 @@ def _create(env, policy, say, target, remote_name, base, base_sha, branch, path,
     reused = False
     fresh_attempt = not env["claim"].get("continue_from") and (env.get("claim", {}).get("issue") or {}).get(
         "mode") != "plan-auto" and not (env.get("tree") or {}).get("base_sha")
-    if path.exists() and fresh_attempt and (path / ".git").exists() and _worked_on(policy, path, branch):
+    # Another run's tree (a retry after a block, --restart): a fresh attempt. The same run's (a step replayed by
+    # hand) is its own and is reused when clean.
+    other_run = _record(policy, branch).get("run_id") not in (None, env.get("run_id"))
+    if path.exists() and fresh_attempt and other_run and (path / ".git").exists() and _worked_on(policy, path,
+                                                                                                     branch):
         kept = set_aside(policy, path, branch, say)
         details["earlier_attempt"] = kept
         env.setdefault("claim", {})["earlier_attempt"] = kept
@@ -190,7 +198,7 @@ def _create(env, policy, say, target, remote_name, base, base_sha, branch, path,
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             repository.create(target, path, branch, base_sha)
-            record_base(policy, branch, base_sha)
+            record_base(policy, branch, base_sha, env.get("run_id"))
         except CxoError as exc:
             return envelope.block(env, STEP, f"cannot create worktree: {exc.message}", details)
         say(f"created worktree {path} on {branch} from {base_sha[:12]}")
