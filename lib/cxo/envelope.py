@@ -106,6 +106,23 @@ def require(envelope: dict, step: str, *sections: str) -> None:
                 f"envelope: section '{section}' is missing, needed by cxo-{step}: "
                 f"feed the output of cxo-{section} (or run the pipeline with cxo-run)"
             )
+    if "worktree" in sections:
+        require_worktree(envelope, step)
+
+
+def require_worktree(envelope: dict, step: str) -> Path:
+    """The envelope's worktree.path is a directory on this machine (a step works in it): a path that is gone
+    or a file is bad input, refused before anything is changed."""
+    path = (envelope.get("worktree") or {}).get("path")
+    if not isinstance(path, str) or not path:
+        raise InputError(f"envelope: 'worktree.path' is missing, needed by cxo-{step}: feed the output of "
+                         "cxo-worktree (or run the pipeline with cxo-run)")
+    where = Path(path)
+    if not where.is_dir():
+        what = "is a file, not a directory" if where.exists() else "does not exist"
+        raise InputError(f"envelope: 'worktree.path' {path} {what}, needed by cxo-{step}: run cxo-worktree again "
+                         "for this issue (or cxo-run) to recreate the worktree")
+    return where
 
 
 def run_dir(state_dir: Path, envelope: dict) -> Path:

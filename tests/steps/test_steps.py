@@ -132,3 +132,36 @@ def test_single_gate_cli_passes_checks_and_rejects_unknown_names(git_repo):
     proc = subprocess.run([str(BIN / "cxo-gate"), "nonsense", "--worktree", str(git_repo), "--base", base],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "choose one of" in proc.stderr
+
+
+def test_an_envelope_whose_worktree_path_is_gone_or_a_file_is_refused_by_every_step(target_repo, hub_repo, tmp_path):
+    # Exit 2 and one line naming worktree.path, not exit 70 and a crash log; nothing changed on GitHub.
+    import os
+
+    number = hub_repo.api.ok("POST", f"{R}/issues", {"title": "Gone tree", "labels": ["agent:auto"]})["number"]
+    env, pol = claimed(target_repo, number)
+    env = worktree.run(env, policy=pol, say=lambda m: None)
+    assert env["status"] == "ok"
+    real = Path(env["worktree"]["path"])
+    sha = env["worktree"]["base_sha"]
+    env["codex"] = {"agent": "command", "command": ["true"], "exit_code": 0, "prompt_path": str(tmp_path / "p.md"),
+                    "report_path": str(tmp_path / "r.json"), "report": None}
+    env["gate"] = {"changes": {"base": sha, "head": sha, "commits": [], "committed": [], "staged": [],
+                               "unstaged": [], "untracked": [], "deleted": [], "files": ["a.txt"]},
+                   "passed": True, "verdicts": []}
+    a_file = pol.workspace_root / "a-file"
+    a_file.write_text("not a directory\n")
+    crash_dir = Path(os.environ["XDG_STATE_HOME"]) / "cxo" / "crash"
+    writes = hub_repo.api.admin("GET", "/_hub/stats")["writes"]
+    for where in (pol.workspace_root / "issue-gone", a_file):
+        for step in ("codex", "gate", "publish", "plan", "integrate"):
+            bad = json.loads(json.dumps(env))
+            bad["worktree"]["path"] = str(where)
+            proc = subprocess.run([str(BIN / f"cxo-{step}")], input=json.dumps(bad), capture_output=True,
+                                  text=True, timeout=120, env={**os.environ, "GITHUB_TOKEN": hub_repo.token})
+            lines = proc.stderr.splitlines()
+            assert proc.returncode == 2 and len(lines) == 1, (step, where, proc.stderr)
+            assert "worktree.path" in lines[0] and "Traceback" not in proc.stderr and proc.stdout == ""
+    assert not crash_dir.exists() or not any(crash_dir.iterdir())
+    assert hub_repo.api.admin("GET", "/_hub/stats")["writes"] == writes
+    assert a_file.read_text() == "not a directory\n" and real.is_dir()

@@ -4,9 +4,11 @@ from .step import step_main
 
 
 def _work(env, *, policy, args, say):
+    from .. import envelope
     from ..connect import tracker_for
     from ..tree.run import plan_and_persist
 
+    envelope.require(env, "plan", "claim", "worktree")
     return plan_and_persist(env, policy, say, args, tracker_for(policy))
 
 

@@ -31,6 +31,8 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     lost = envelope.is_blocked(env) and (env["blocked"].get("details") or {}).get("claimed") is False
     if lost:
         return plain.run(env, policy=policy, args=args, say=say, tracker=tracker)
+    if not envelope.is_blocked(env):
+        envelope.require(env, STEP, "claim", "worktree")
     comments = plain.verify(env, policy, tracker)
     info, number = env["round"], env["issue"]["number"]
     progress = envelope.run_dir(policy.state_dir, env) / "round-publish.json"
