@@ -149,6 +149,22 @@ def test_failing_check_blocks(target_repo, hub_repo, tmp_path):
     assert_blocked(final, hub_repo, issue["number"], "failing check(s): lint (exit 1)")
 
 
+def test_the_blocked_comment_replays_from_the_real_state_dir_shown_with_a_tilde(target_repo, hub_repo, tmp_path,
+                                                                                 monkeypatch):
+    # runner.stateDir is null by default: the hint named `None/runs/...`; it names the state dir cxo really uses.
+    monkeypatch.setenv("HOME", str(tmp_path))  # the state dir (XDG_STATE_HOME) is then under the home directory
+    scripted_agent(target_repo, tmp_path, [CHANGE, {"report": GOOD_REPORT}],
+                   extra_policy={"checks": [{"name": "lint", "command": "exit 1"}]})
+    issue = open_issue(hub_repo)
+    final = run_issue(target_repo, issue["number"])
+    assert final["status"] == "blocked"
+    body = next(c["body"] for c in comments_of(hub_repo, issue["number"]) if "cxo:blocked" in c["body"])
+    where = state_dir(target_repo)
+    shown = "~/" + str(where.relative_to(tmp_path))
+    assert f"`cxo-gate < {shown}/runs/{issue['number']}/{final['run_id']}/03-codex.json`" in body
+    assert "None/" not in body and str(tmp_path) not in body
+
+
 def test_the_agent_never_sees_the_github_token(target_repo, hub_repo, tmp_path, monkeypatch):
     monkeypatch.setenv("GH_TOKEN", "gh-token-must-not-leak")
     dump = tmp_path / "agent-env.json"

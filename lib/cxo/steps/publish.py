@@ -123,7 +123,7 @@ def _blocked(env: dict, policy, tracker, say, comments=None) -> dict:
         say(f"blocked before the claim ({env['blocked']['reason']}): nothing to publish")
         return envelope.mark_done(env, STEP)
     body = report.blocked_report(env, report.blocked_marker(number) + f"<!-- run={env['run_id']} -->",
-                                 str(policy.data["runner"]["stateDir"]))
+                                 str(policy.state_dir))
     # Labels first: once the comment carries the run's done marker, the issue already shows its outcome,
     # so no runner that read the issue earlier can mistake it for free work.
     labels = move_labels(tracker, number, policy.label("blocked"), policy.label("running"))
