@@ -185,6 +185,19 @@ def _tokens(figures) -> str:
             f"{figures.get('cached_input_tokens', 0):,} | {figures.get('output_tokens', 0):,}")
 
 
+def setup_lines(env: dict) -> list[str]:
+    """The policy's setup in the worktree: each step's time and outcome (logs stay local, named by path)."""
+    section = (env.get("worktree") or {}).get("setup") or {}
+    steps = section.get("steps") or []
+    if not steps:
+        return []
+    cells = []
+    for step in steps:
+        how = "timed out" if step.get("timed_out") else f"exit {step.get('exit_code')}"
+        cells.append(f"`{_text(step['name'], 60)}` {how} in {step.get('seconds', 0):.1f}s")
+    return ["", f"**Setup** ({len(steps)} step(s), inside the sandbox): " + "; ".join(cells) + "."]
+
+
 def spend_lines(env: dict) -> list[str]:
     """Tokens and wall time per agent run (the runs a continued run carries on from, then this one)."""
     from .budget import runs_spent
@@ -260,7 +273,7 @@ def review_report(env: dict, marker: str) -> str:
         lines += ["", "### Screenshots (made by the runner)"] + [
             f"- [{path}](../blob/{tree['branch']}/{path})" for path in shots]
     lines += _report_sections(report)
-    lines += spend_lines(env)
+    lines += setup_lines(env) + spend_lines(env)
     lines += ["", "---", f"Run `{env['run_id']}` by `{env['claim']['runner']['name']}` on branch "
               f"`{tree['branch']}` from `{tree['base_sha'][:12]}`. This is a draft: review before merging.", "",
               f"Closes #{issue['number']}"]
@@ -285,7 +298,7 @@ def blocked_report(env: dict, marker: str, state_dir: str) -> str:
     details = blocked.get("details") or {}
     if details.get("budget_stop"):
         lines += _budget_block(details, number)
-    lines += spend_lines(env)
+    lines += setup_lines(env) + spend_lines(env)
     verdicts = (env.get("gate") or {}).get("verdicts") or []
     if verdicts:
         lines += ["", "### Gates"] + _gates(verdicts)

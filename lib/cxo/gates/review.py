@@ -17,6 +17,7 @@ from ..agents import environment
 from ..agents import sandbox as sandboxes
 from ..agents.base import AgentSpec
 from ..policy import render
+from ..prepare import failure, run_setup
 from ..resources import schema_text
 from ..schemas import errors as schema_errors
 from ..untrusted import clean, fence, one_line
@@ -115,6 +116,9 @@ class ReviewGate(Gate):
                         (tree / path).unlink(missing_ok=True)
                     else:
                         lay(ctx, path, tree)
+            section = run_setup(ctx.policy, tree, work, self.name, ctx.say)  # the reviewer's copy is a fresh tree
+            if failure(section):
+                return verdict(self.name, "fail", failure(section), logs=[Path(s["log"]) for s in section["steps"]])
             before = fingerprint(tree)
             set_writable(tree, False)
             try:

@@ -10,9 +10,11 @@ both outcomes and keeps both logs; a fixture is never run as a test.
 
 import shlex
 import shutil
+from contextlib import ExitStack
 from pathlib import Path
 
 from ..gitutil import export_tree
+from ..prepare import failure, run_setup
 from ..untrusted import one_line
 from .base import Gate, verdict
 from .checks import run_command, tail
@@ -71,7 +73,8 @@ class TddGate(Gate):
         logs_dir = Path(ctx.run_dir) / "tdd"
         evidence, logs, failures = [], [], []
         timeout = q["testTimeoutSeconds"]
-        with Scratch(Path(ctx.worktree), ctx.base, logs_dir / "base-tree") as base_tree:
+        with ExitStack() as stack:
+            base_tree = stack.enter_context(Scratch(Path(ctx.worktree), ctx.base, logs_dir / "base-tree"))
             for test in tests:
                 target = base_tree / test
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -81,34 +84,37 @@ class TddGate(Gate):
                     (base_tree / fixture).unlink(missing_ok=True)
                 else:
                     lay(ctx, fixture, base_tree)
-            head_ctx = Scratch(Path(ctx.worktree), ctx.head, logs_dir / "head-tree") if ctx.head else None
-            head_tree = head_ctx.__enter__() if head_ctx else Path(ctx.worktree)
-            try:
-                for index, test in enumerate(tests):
-                    command = render_tests(q["testCommand"], test)
-                    ctx.say(f"tdd: {test} on the base (must fail)")
-                    base_log, head_log = logs_dir / f"{index:02d}-base.log", logs_dir / f"{index:02d}-head.log"
-                    base_code, base_timeout = run_command(ctx, command, base_tree, base_log, timeout)
-                    ctx.say(f"tdd: {test} on the head (must pass)")
-                    head_code, head_timeout = run_command(ctx, command, head_tree, head_log, timeout)
-                    base_out = "timeout" if base_timeout else ("pass" if base_code == 0 else "fail")
-                    head_out = "timeout" if head_timeout else ("pass" if head_code == 0 else "fail")
-                    evidence.append({"file": test, "base": base_out, "head": head_out, "base_exit": base_code,
-                                     "head_exit": head_code, "base_log": str(base_log), "head_log": str(head_log)})
-                    logs += [base_log, head_log]
-                    problem = None
-                    if "timeout" in (base_out, head_out):
-                        problem = f"timed out after {timeout}s"
-                    elif base_out == "pass":
-                        problem = "passes without the change: it does not prove the behaviour"
-                    elif head_out == "fail":
-                        problem = ("fails on both the base and the head" if base_out == "fail"
-                                   else "fails at the head") + f": {tail(head_log, 5)[-300:]}"
-                    if problem:
-                        failures.append({"file": test, "line": None, "severity": "blocker", "message": problem})
-            finally:
-                if head_ctx:
-                    head_ctx.__exit__(None, None, None)
+            head_tree = stack.enter_context(Scratch(Path(ctx.worktree), ctx.head, logs_dir / "head-tree")) \
+                if ctx.head else Path(ctx.worktree)
+            # The policy's setup in each fresh tree (the worktree had its own when it was made).
+            trees = [(base_tree, "tdd-base")] + ([(head_tree, "tdd-head")] if ctx.head else [])
+            for tree, label in trees:
+                section = run_setup(ctx.policy, tree, Path(ctx.run_dir), label, ctx.say)
+                if failure(section):
+                    return verdict(self.name, "fail", failure(section), logs=[Path(s["log"]) for s in
+                                                                                section["steps"]])
+            for index, test in enumerate(tests):
+                command = render_tests(q["testCommand"], test)
+                ctx.say(f"tdd: {test} on the base (must fail)")
+                base_log, head_log = logs_dir / f"{index:02d}-base.log", logs_dir / f"{index:02d}-head.log"
+                base_code, base_timeout = run_command(ctx, command, base_tree, base_log, timeout)
+                ctx.say(f"tdd: {test} on the head (must pass)")
+                head_code, head_timeout = run_command(ctx, command, head_tree, head_log, timeout)
+                base_out = "timeout" if base_timeout else ("pass" if base_code == 0 else "fail")
+                head_out = "timeout" if head_timeout else ("pass" if head_code == 0 else "fail")
+                evidence.append({"file": test, "base": base_out, "head": head_out, "base_exit": base_code,
+                                 "head_exit": head_code, "base_log": str(base_log), "head_log": str(head_log)})
+                logs += [base_log, head_log]
+                problem = None
+                if "timeout" in (base_out, head_out):
+                    problem = f"timed out after {timeout}s"
+                elif base_out == "pass":
+                    problem = "passes without the change: it does not prove the behaviour"
+                elif head_out == "fail":
+                    problem = ("fails on both the base and the head" if base_out == "fail"
+                               else "fails at the head") + f": {tail(head_log, 5)[-300:]}"
+                if problem:
+                    failures.append({"file": test, "line": None, "severity": "blocker", "message": problem})
         if failures:
             return verdict(self.name, "fail", f"{len(failures)} of {len(tests)} test file(s) do not show red→green: "
                            + "; ".join(f"{f['file']} {one_line(f['message'], 80)}" for f in failures[:3]),

@@ -68,6 +68,12 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
             return envelope.block(env, STEP, made, details)
     env["worktree"] = {"path": str(Path(path)), "branch": branch, "base_branch": base, "remote": remote_name,
                        "base_sha": base_sha, "head_sha": head, "round_start_sha": head, "reused": made}
+    if not made:
+        from ..steps.worktree import prepare_tree
+
+        problem = prepare_tree(env, policy, Path(path), say)
+        if problem:
+            return envelope.block(env, STEP, problem, details)
     return envelope.mark_done(env, STEP)
 
 

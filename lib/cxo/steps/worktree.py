@@ -10,7 +10,7 @@ from pathlib import Path
 from .. import envelope
 from ..agents import repository
 from ..errors import CxoError
-from ..gitutil import check_ref_name, check_remote, current_branch, git, is_clean, remote, rev_parse
+from ..gitutil import check_ref_name, check_remote, current_branch, git, is_clean, remote, rev_parse, status_porcelain
 from ..policy import render, slugify
 from ..untrusted import one_line
 
@@ -204,4 +204,27 @@ def _create(env, policy, say, target, remote_name, base, base_sha, branch, path,
         say(f"created worktree {path} on {branch} from {base_sha[:12]}")
     env["worktree"] = {"path": str(Path(path)), "branch": branch, "base_branch": base, "remote": remote_name,
                        "base_sha": base_sha, "head_sha": rev_parse(path, "HEAD"), "reused": reused}
+    if not reused:
+        problem = prepare_tree(env, policy, Path(path), say)
+        if problem:
+            return envelope.block(env, STEP, problem, details)
     return envelope.mark_done(env, STEP)
+
+
+def prepare_tree(env: dict, policy, path: Path, say) -> str | None:
+    """The policy's `setup` in a fresh tree (recorded in worktree.setup); why the run must block, or None. What
+    setup leaves must be git-ignored: it would otherwise enter the change set as the agent's."""
+    from ..prepare import failure, run_setup
+
+    section = run_setup(policy, path, envelope.run_dir(policy.state_dir, env), "worktree", say)
+    if not section["steps"]:
+        return None
+    env["worktree"]["setup"] = section
+    problem = failure(section)
+    if problem:
+        return problem
+    left = [line[3:] for line in status_porcelain(path)]
+    if left:
+        return (f"setup left {len(left)} untracked or changed file(s) in the worktree ({', '.join(left[:5])}): "
+                "add what setup makes to .gitignore (a change set must hold only the agent's work)")
+    return None
