@@ -92,7 +92,10 @@ def test_the_wheel_holds_the_package_data_and_the_license(wheel):
     metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert "License-Expression: MIT" in metadata
     core = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:") and "extra ==" not in line]
-    assert any(r.startswith("Requires-Dist: ghapi") for r in core), core
+    assert any(r.startswith("Requires-Dist: httpx2") for r in core), core
+    assert not any(r.startswith(("Requires-Dist: ghapi", "Requires-Dist: plumbum")) for r in core), core
+    assert any(r.startswith("Requires-Dist: ghapi") and "extra == \"test\"" in r
+               for r in metadata.splitlines()), "ghapi is the hub conformance tests' client (the test extra)"
     assert not any("playwright" in r for r in core), "playwright belongs in the visual (and test) extra only"
     scripts = archive.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
     assert all(f"\n{name} = " in scripts for name in ENTRY_POINTS), scripts
