@@ -121,10 +121,9 @@ class Daemon:
     def feedback(self, issues: list[dict]) -> list[int]:
         """cxo PRs with trusted feedback to act on: eligible for a round, or past feedback.maxRounds and not yet
         told so. Conditional listings: an idle PR costs no rate limit."""
-        from .feedback import feedback_state
+        from .feedback import feedback_state, wants_round
 
-        return [item["pull"] for item in feedback_state(self.policy, self.tracker, issues)
-                if item["eligible"] or (item["triggers"] and not item["stopped"])]
+        return [item["pull"] for item in feedback_state(self.policy, self.tracker, issues) if wants_round(item)]
 
     def stop(self, signum=None, frame=None):
         self.stopping = True

@@ -182,6 +182,11 @@ def pull_feedback(policy, tracker, pull: dict, logins: set[str]) -> dict:
             "reason": reason}
 
 
+def wants_round(item: dict) -> bool:
+    """A cxo PR to act on: eligible for a round, or past feedback.maxRounds and not yet told so."""
+    return bool(item["eligible"] or (item["triggers"] and not item["stopped"]))
+
+
 def feedback_state(policy, tracker, issues: list[dict], logins: set[str] | None = None) -> list[dict]:
     """Every open cxo draft PR with its feedback state (see pull_feedback), by PR number."""
     from .connect import runner_logins

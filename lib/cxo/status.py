@@ -83,9 +83,26 @@ def collect(policy, tracker=None) -> dict:
     from .feedback import feedback_state
 
     commands = apply_issue_commands(policy, tracker, issues, apply=False)
+    feedback = feedback_state(policy, tracker, issues)
     return {"repository": f"{policy.owner}/{policy.repo}", "eligible": eligible, "skipped": skipped,
-            "commands": commands, "feedback": feedback_state(policy, tracker, issues),
+            "commands": commands, "feedback": feedback, "work": work(eligible, feedback),
             "trees": trees(policy, tracker, issues), "local": local_state(policy)}
+
+
+def work(eligible: list[dict], feedback: list[dict]) -> list[dict]:
+    """Every kind of work a runner would start now, one list (what GitHub Actions' matrix reads): issues
+    (`cxo-run --issue N`), issue trees (`mode: plan-auto`), feedback rounds on cxo's PRs (`cxo-run --issue N`
+    of the issue in review runs its PR's round)."""
+    from .feedback import wants_round
+
+    found = [{"kind": "tree" if item.get("mode") == "plan-auto" else "issue", "number": item["number"]}
+             for item in eligible]
+    seen = {item["number"] for item in found}
+    for item in feedback:
+        if wants_round(item) and item["issue"] not in seen:
+            found.append({"kind": "round", "number": item["issue"], "pull": item["pull"]})
+            seen.add(item["issue"])
+    return found
 
 
 def _child_state(names: set[str], labels: dict) -> str:

@@ -60,7 +60,7 @@ env:
 
 jobs:
   eligible:
-    name: eligible issues
+    name: eligible work
     runs-on: ubuntu-24.04
     permissions:
       contents: read
@@ -89,10 +89,14 @@ jobs:
           fi
           python - >> "$GITHUB_OUTPUT" <<'PY'
           import json
-          eligible = json.load(open("status.json"))["eligible"]
-          # agent:plan-auto parents fan out as trees (one per workflow run, the others dispatched); the rest run.
-          trees = [issue["number"] for issue in eligible if issue.get("mode") == "plan-auto"]
-          print("issues=" + json.dumps([issue["number"] for issue in eligible if issue.get("mode") != "plan-auto"]))
+          status = json.load(open("status.json"))
+          # Every kind of work cxo-status lists: issues and feedback rounds (cxo-run --issue N of an issue in
+          # review runs its PR's round) each get a matrix entry; agent:plan-auto parents fan out as trees (one per
+          # workflow run, the others dispatched).
+          work = status.get("work") or [{"kind": "tree" if i.get("mode") == "plan-auto" else "issue",
+                                         "number": i["number"]} for i in status["eligible"]]
+          trees = [item["number"] for item in work if item["kind"] == "tree"]
+          print("issues=" + json.dumps([item["number"] for item in work if item["kind"] != "tree"]))
           print("tree=" + (str(trees[0]) if trees else ""))
           print("more-trees=" + json.dumps(trees[1:]))
           PY
