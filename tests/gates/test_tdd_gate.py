@@ -120,12 +120,14 @@ def test_a_data_file_under_tests_is_a_fixture_laid_but_not_run(git_repo):
     assert "cannot import name 'multiply'" in Path(result["evidence"][0]["base_log"]).read_text()
 
 
-def test_fixtures_alone_satisfy_require_test_change_but_run_nothing(git_repo):
+def test_fixtures_alone_prove_nothing_a_runtime_change_needs_a_test(git_repo):
+    """A changed data file under tests/ is run by no test runner: it cannot show red→green, so a runtime change
+    with only fixtures fails (requireTestChange), and skips where the policy does not require a test."""
     base = base_of(git_repo)
     write(git_repo, "app/calc.py", MULTIPLY)
     write(git_repo, "tests/data/products.txt", "6 7 42\n")
     result = gate(git_repo, base)
-    assert result["verdict"] == "skip", result
+    assert result["verdict"] == "fail", result
     assert "tests/data/products.txt" in result["summary"] and "testFilePatterns" in result["summary"]
 
 
@@ -133,7 +135,7 @@ def test_test_file_patterns_come_from_the_policy(git_repo):
     base = base_of(git_repo)
     write(git_repo, "app/calc.py", MULTIPLY)
     write(git_repo, "tests/check_multiply.py", NEW_TEST)  # not a default pattern: a fixture
-    assert gate(git_repo, base)["verdict"] == "skip"
+    assert gate(git_repo, base)["verdict"] == "fail"
     write_policy(git_repo, {"reviewGates": {"quality": {"testCommand": TEST_COMMAND,
                                                         "testFilePatterns": ["check_*.py"]}}})
     pol = policy_mod.load(git_repo, infer_repo=False)

@@ -65,9 +65,10 @@ class TddGate(Gate):
                            "no changed file matches testChangedPathGlobs)",
                            findings=[{"file": p, "line": None, "severity": "blocker",
                                       "message": "runtime change with no test that covers it"} for p in runtime[:20]])
-        if not tests:  # fixtures only: a test-side change (requireTestChange), but nothing a test runner collects
+        if not tests:  # fixtures only: a test-side change, but nothing a test runner collects proves the change
             fixtures = test_changes(ctx)
-            return verdict(self.name, "skip", f"no test file to run: the {len(fixtures)} changed file(s) under "
+            result = "skip" if q.get("requireTestChange") is False else "fail"
+            return verdict(self.name, result, f"no test file to run: the {len(fixtures)} changed file(s) under "
                            f"testChangedPathGlobs are fixtures matching no testFilePatterns ({', '.join(fixtures[:3])}"
                            + (", …" if len(fixtures) > 3 else "") + ")")
         logs_dir = Path(ctx.run_dir) / "tdd"
