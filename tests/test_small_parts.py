@@ -134,6 +134,22 @@ def test_failing_tests_are_parsed_from_runner_lines_only_and_bounded():
     assert len(names) == MAX_TESTS + 1 and names[-1] == "… and 15 more"
 
 
+def test_test_failures_count_every_failing_test_and_read_the_runners_summary_line():
+    from cxo.gates.checks import MAX_TESTS, failure_summary
+
+    log = "\n".join([f"FAILED tests/test_m.py::test_{n} - AssertionError" for n in range(12)]
+                     + ["FAILED tests/test_m.py::test_odd['quoted'] - dropped: not a clean name",
+                        "======= 13 failed, 4 passed, 1 skipped in 0.31s ======="])
+    found = failure_summary(log)
+    assert found["count"] == 13 and found["failed"] == 13 and found["passed"] == 4
+    assert found["names"] == [f"tests/test_m.py::test_{n}" for n in range(MAX_TESTS)]
+    quiet = failure_summary("FAILED t.py::test_a\n1 failed, 2 passed, 1 error in 0.05s\n")
+    assert (quiet["count"], quiet["failed"], quiet["passed"], quiet["errors"]) == (2, 1, 2, 1)
+    bare = failure_summary("FAILED t.py::test_a\nFAILED t.py::test_b\n")
+    assert (bare["count"], bare["failed"], bare["passed"]) == (2, None, None) and len(bare["names"]) == 2
+    assert failure_summary("make: *** [all] Error 2\n")["count"] == 0
+
+
 def test_shorten_never_cuts_inside_a_word():
     from cxo.untrusted import shorten
 

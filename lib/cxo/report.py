@@ -79,6 +79,14 @@ def _gates(verdicts: list[dict]) -> list[str]:
         for e in v.get("evidence") or []:
             if e.get("screenshot"):
                 details.append(f"- **{v['gate']}** screenshot: `{e['screenshot']}`")
+            if e.get("log_path") and e.get("passed") is False:
+                # Runner-written facts: the counts come from the test runner's summary line, the log stays local.
+                from .gates.checks import describe
+
+                counts = describe({"count": e.get("failing_count") or 0, "failed": e.get("tests_failed"),
+                                   "passed": e.get("tests_passed"), "errors": e.get("tests_errors")})
+                details.append(f"- **{v['gate']}** {_code(e.get('name'))}: {counts or 'failed'}; its log is not "
+                               f"posted, it stays on the runner's machine at {_code(e['log_path'])}")
     return lines + (["", "Findings and evidence:"] + details if details else [])
 
 

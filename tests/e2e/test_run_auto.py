@@ -366,6 +366,28 @@ def test_a_failing_check_names_the_failing_tests_but_never_their_output(target_r
     assert "test_ok" not in blocked and "AGENT-OUTPUT-MUST-NOT-BE-POSTED" not in blocked
 
 
+def test_a_failing_check_gives_the_count_up_to_ten_names_the_runners_totals_and_the_log(target_repo, hub_repo,
+                                                                                        tmp_path):
+    tests = "".join(f"def test_bad_{n}():\n    assert False\n\n\n" for n in range(12)) + "def test_ok():\n    pass\n"
+    scripted_agent(target_repo, tmp_path, [CHANGE, {"write": {"tests/test_many.py": tests}}, {"report": GOOD_REPORT}],
+                   extra_policy={"checks": [{"name": "tests", "command": f"{sys.executable} -m pytest -q "
+                                             "-p no:cacheprovider tests/test_many.py"}]})
+    issue = open_issue(hub_repo)
+    final = run_issue(target_repo, issue["number"])
+    assert_blocked(final, hub_repo, issue["number"], "failing check(s): tests (exit 1")
+    checks = next(v for v in final["gate"]["verdicts"] if v["gate"] == "checks")
+    evidence = checks["evidence"][0]
+    assert (evidence["failing_count"], evidence["tests_failed"], evidence["tests_passed"]) == (12, 12, 1)
+    assert len(evidence["failing_tests"]) == 10 and Path(evidence["log_path"]).is_file()
+    assert "tests (exit 1) with 12 failing tests (12 failed, 1 passed)" in checks["summary"]
+    assert {f["file"] for f in checks["findings"] if "failing test " in f["message"]} == {"tests/test_many.py"}
+    blocked = next(c["body"] for c in comments_of(hub_repo, issue["number"]) if "cxo:blocked" in c["body"])
+    assert "12 failing tests (12 failed, 1 passed)" in blocked
+    named = [line for line in blocked.splitlines() if "failing test tests/test_many.py::" in line]
+    assert len(named) == 10 and "test_bad_9" in named[-1] and "… and 2 more failing tests" in blocked
+    assert f"`{evidence['log_path']}`" in blocked
+
+
 def test_a_timed_out_agent_gets_a_short_blocked_comment_pointing_at_the_local_log(target_repo, hub_repo, tmp_path):
     scripted_agent(target_repo, tmp_path, [{"stdout": "AGENT-OUTPUT-MUST-NOT-BE-POSTED " * 500}, {"sleep": 30}],
                    timeoutSeconds=1)

@@ -34,24 +34,67 @@ _TEST_NAME = re.compile(r"[\w./:\[\]()@ ,=+-]+")
 MAX_TESTS = 10
 
 
-def failing_tests(log_text: str) -> list[str]:
-    """The names of failed tests found in a check's log: cleaned, one line each, at most MAX_TESTS (then a count).
-    Parsed by the runner from the test runner's summary lines, so no free text of the agent's code reaches a
-    comment: a name holds only characters test ids are made of, and at most 120 of them."""
+# A test runner's closing totals: pytest `=== 7 failed, 12 passed, 1 skipped in 0.31s ===` (or without the
+# rules under -q), unittest's `FAILED (failures=2, errors=1)` is left to the names.
+_SUMMARY = re.compile(r"^=*\s*((?:\d+ [a-z]+(?:, )?)+) in [\d.]+\s*s(?:econds)?\b.*$")
+_COUNT = re.compile(r"(\d+) (failed|passed|errors?)\b")
+
+
+def failure_summary(log_text: str) -> dict:
+    """What a check's log says about failing tests, parsed by the runner from the test runner's own lines:
+    `count` (every failing test: the runner's failed + errors when its summary line says so, else the names
+    found), `names` (at most MAX_TESTS, cleaned), and `failed`, `passed`, `errors` from the summary line (None
+    without one). No free text of the agent's code reaches a comment: a name holds only characters test ids are
+    made of, and at most 120 of them."""
     from ..untrusted import clean
 
     found: list[str] = []
+    totals: dict[str, int] | None = None
     for line in clean(log_text[-200_000:]).splitlines():
+        line = line.rstrip()
         for pattern in _FAILED_TEST:
-            match = pattern.match(line.rstrip())
+            match = pattern.match(line)
             if match:
                 name = match.group(1).strip()
                 if _TEST_NAME.fullmatch(name) and len(name) <= 120 and name not in found:
                     found.append(name)
                 break
-    if len(found) > MAX_TESTS:
-        return found[:MAX_TESTS] + [f"… and {len(found) - MAX_TESTS} more"]
-    return found
+        else:
+            summary = _SUMMARY.match(line)
+            if summary:
+                totals = {}
+                for number, word in _COUNT.findall(summary.group(1)):
+                    totals["errors" if word.startswith("error") else word] = int(number)
+    result = {"count": len(found), "names": found[:MAX_TESTS], "failed": None, "passed": None, "errors": None}
+    if totals is not None:
+        result.update(failed=totals.get("failed", 0), passed=totals.get("passed", 0), errors=totals.get("errors", 0))
+        result["count"] = max(len(found), result["failed"] + result["errors"])
+    return result
+
+
+def failing_tests(log_text: str) -> list[str]:
+    """The names of failed tests found in a check's log: at most MAX_TESTS (then a count of the rest)."""
+    found = failure_summary(log_text)
+    names, rest = found["names"], found["count"] - len(found["names"])
+    return names + [f"… and {rest} more"] if rest > 0 and len(names) == MAX_TESTS else names
+
+
+def describe(found: dict) -> str:
+    """`12 failing tests (12 failed, 1 passed)` (the totals only when the runner printed them)."""
+    if not found["count"]:
+        return ""
+    text = f"{found['count']} failing test{'s' if found['count'] != 1 else ''}"
+    if found["failed"] is not None:
+        parts = [f"{found['failed']} failed", f"{found['passed']} passed"]
+        parts += [f"{found['errors']} error{'s' if found['errors'] != 1 else ''}"] if found["errors"] else []
+        text += " (" + ", ".join(parts) + ")"
+    return text
+
+
+def _test_file(name: str) -> str | None:
+    """The file of a pytest-style id (`tests/test_x.py::test_y`), else None."""
+    path = name.split("::", 1)[0]
+    return path if "::" in name and "." in path.rsplit("/", 1)[-1] and " " not in path else None
 
 
 def tail(path: Path, lines: int = 15) -> str:
@@ -84,11 +127,20 @@ class ChecksGate(Gate):
                              "log_tail": "" if ok else tail(log)})
             logs.append(log)
             if not ok:
-                failed.append(check["name"] + (" (timed out)" if timed_out else f" (exit {code})"))
-                tests = failing_tests(log.read_text(errors="replace")) if log.is_file() else []
-                evidence[-1]["failing_tests"] = tests
-                findings += [{"file": None, "line": None, "severity": "blocker", "rule": "failing-test",
-                              "message": f"check {check['name']}: failing test {name}"} for name in tests]
+                found = failure_summary(log.read_text(errors="replace")) if log.is_file() else \
+                    failure_summary("")
+                counts = describe(found)
+                why = "timed out" if timed_out else f"exit {code}"
+                failed.append(f"{check['name']} ({why})" + (f" with {counts}" if counts else ""))
+                evidence[-1].update(failing_tests=found["names"], failing_count=found["count"],
+                                    tests_failed=found["failed"], tests_passed=found["passed"],
+                                    tests_errors=found["errors"], log_path=str(log))
+                findings += [{"file": _test_file(name), "line": None, "severity": "blocker", "rule": "failing-test",
+                              "message": f"check {check['name']}: failing test {name}"} for name in found["names"]]
+                if found["count"] > len(found["names"]):
+                    findings.append({"file": None, "line": None, "severity": "blocker", "rule": "failing-test",
+                                     "message": f"check {check['name']}: … and {found['count'] - len(found['names'])}"
+                                                " more failing tests (see the check's log)"})
         if failed:
             return verdict(self.name, "fail", "failing check(s): " + ", ".join(failed), evidence, findings,
                            logs=logs)
