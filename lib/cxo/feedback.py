@@ -158,11 +158,18 @@ def collect(policy, pull: dict, timeline: list[dict], review_comments: list[dict
             "conversation": conversation}
 
 
+def pending(policy, tracker, pull: dict, logins: set[str]) -> dict:
+    """`collect` on the PR as GitHub has it now: what a round hands to the agent, and what cxo-status counts."""
+    number = pull["number"]
+    return collect(policy, pull, tracker.list_timeline(number), tracker.list_review_comments(number), logins)
+
+
 def pull_feedback(policy, tracker, pull: dict, logins: set[str]) -> dict:
     """One cxo PR's feedback state: `pull`, `issue`, `rounds`, `triggers` [{kind, id, author, at}], `ignored`,
+    `items` (how many feedback items a round would hand to the agent: the same `pending` the round reads),
     `eligible`, `stopped` (the max-rounds notice was posted), `reason`."""
     number = pull["number"]
-    found = collect(policy, pull, tracker.list_timeline(number), tracker.list_review_comments(number), logins)
+    found = pending(policy, tracker, pull, logins)
     conversation = found["conversation"]
     triggers, rounds = found["triggers"], len(found["rounds"])
     max_rounds = policy["feedback"]["maxRounds"]
@@ -172,14 +179,14 @@ def pull_feedback(policy, tracker, pull: dict, logins: set[str]) -> dict:
     elif not eligible:
         reason = f"feedback waiting, but the PR had its {max_rounds} feedback round(s) (feedback.maxRounds)"
     else:
-        reason = f"{len(triggers)} trusted feedback item(s) since " + ("round " + str(rounds) if rounds
-                                                                        else "the PR was opened")
+        reason = f"{len(found['items'])} trusted feedback item(s) since " + ("round " + str(rounds) if rounds
+                                                                              else "the PR was opened")
     match = REPORT.search(pull.get("body") or "")
     stopped = any(STOPPED in (c.get("body") or "") for c in conversation
                   if str((c.get("user") or {}).get("login") or "").lower() in logins)
     return {"pull": number, "issue": int(match.group(1)), "title": pull.get("title") or "", "rounds": rounds,
-            "triggers": triggers, "ignored": found["ignored"], "eligible": eligible, "stopped": stopped,
-            "reason": reason}
+            "triggers": triggers, "items": len(found["items"]), "ignored": found["ignored"], "eligible": eligible,
+            "stopped": stopped, "reason": reason}
 
 
 def wants_round(item: dict) -> bool:

@@ -105,3 +105,25 @@ def test_edited_and_outdated_feedback_is_ignored_and_counted(runner_env, hub_rep
     [state] = feedback_state(pol, tracker, tracker.list_issues())
     assert state["ignored"] == {"untrusted": 0, "bot": 0, "edited": 1, "outdated": 1}
     assert [(t["kind"], t["id"]) for t in state["triggers"]] == [("review-comment", kept["id"])]
+
+
+def test_cxo_status_counts_the_feedback_items_the_round_hands_to_the_agent(runner_env, hub_repo, tmp_path,
+                                                                           target_repo):
+    # A CHANGES_REQUESTED review with two inline comments is three items for the round, and for cxo-status too.
+    from cxo.connect import runner_logins
+    from cxo.rounds.run import round_envelope
+
+    pol, tracker = runner_env
+    issue, n, _ = cxo_pr(hub_repo, tmp_path)
+    hub_repo.api.ok("POST", f"{R}/pulls/{n}/reviews", {
+        "event": "REQUEST_CHANGES", "body": "two things",
+        "comments": [{"path": "app/calc.py", "line": 5, "body": "call it subtract"},
+                     {"path": "notes.txt", "line": 1, "body": "say why"}]}, token="as:carol")
+    [state] = feedback_state(pol, tracker, tracker.list_issues())
+    env = round_envelope(pol, tracker, tracker.get_pull(n), issue, runner_logins(pol, tracker), None,
+                         lambda m: None)
+    assert len(env["round"]["items"]) == 3
+    assert state["items"] == 3 and state["reason"].startswith("3 trusted feedback item(s)")
+    out = subprocess.run([str(BIN / "cxo-status"), "--target", str(target_repo)], capture_output=True, text=True,
+                         timeout=60, env={**os.environ, "GITHUB_TOKEN": RUNNER})
+    assert f"PR #{n} (issue #{issue}): eligible, 3 trusted feedback item(s)" in out.stdout, out.stdout

@@ -6,7 +6,7 @@ from its saved envelopes like any run (runner.run_issue hands it back here).
 """
 
 from .. import envelope
-from ..feedback import REPORT, collect, is_cxo_pull, last_pushed
+from ..feedback import REPORT, is_cxo_pull, last_pushed, pending
 from ..pipeline import run_steps
 from . import publish as round_publish
 from . import report as round_report
@@ -75,7 +75,7 @@ def round_envelope(policy, tracker, pull: dict, issue: int, logins: set[str], ru
             "feedback rounds run on open draft PRs only")
         return envelope.block(env, "claim", f"not eligible: PR #{number} is not an open draft",
                               {"claimed": False})
-    found = collect(policy, pull, tracker.list_timeline(number), tracker.list_review_comments(number), logins)
+    found = pending(policy, tracker, pull, logins)  # what cxo-status counts, too
     conversation = found["conversation"]
     max_rounds = policy["feedback"]["maxRounds"]
     done = len(found["rounds"])
