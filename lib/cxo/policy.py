@@ -221,6 +221,11 @@ class Policy:
 
     @property
     def api_url(self) -> str:
+        """The API base: in GitHub Actions (GITHUB_ACTIONS=true) the runner's GITHUB_API_URL wins, so a committed
+        github.apiUrl (a developer's hub or GHE address) never sends CI elsewhere; else github.apiUrl, else
+        GITHUB_API_URL, else https://api.github.com."""
+        if os.environ.get("GITHUB_ACTIONS") == "true" and os.environ.get("GITHUB_API_URL"):
+            return check_api_url(os.environ["GITHUB_API_URL"], "GITHUB_API_URL")
         if self.data["github"]["apiUrl"]:
             return check_api_url(self.data["github"]["apiUrl"], f"{self.shown_path()}: 'github.apiUrl'")
         if os.environ.get("GITHUB_API_URL"):

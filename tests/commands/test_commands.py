@@ -251,3 +251,21 @@ def test_the_policy_comes_from_the_fetched_base_not_the_working_copy(target_repo
     write_policy(target_repo, {"github": {"owner": "acme", "repo": "widgets", "apiUrl": hub_repo.url},
                                "labels": {"auto": "bot:go"}})
     assert policy_mod.load(target_repo).label("auto") == "bot:go"
+
+
+def test_in_github_actions_github_api_url_wins_over_the_policys_api_url(target_repo, hub_repo, tmp_path):
+    # `cxo-setup --api-url` records github.apiUrl in the committed policy; in CI (GITHUB_ACTIONS=true) the
+    # runner's GITHUB_API_URL must still win, and setup says so.
+    config = target_repo / ".codex-orchestrator" / "config.yaml"
+    config.unlink()
+    elsewhere = "http://127.0.0.1:9/api/v3"  # nothing listens there
+    setup = exe("cxo-setup", "--target", str(target_repo), "--api-url", elsewhere)
+    assert setup.returncode == 0, setup.stderr
+    assert f'apiUrl: "{elsewhere}"' in config.read_text()
+    assert "GITHUB_ACTIONS=true" in setup.stderr and "GITHUB_API_URL" in setup.stderr
+    write_policy(target_repo, {"github": {"owner": "acme", "repo": "widgets", "apiUrl": elsewhere}})
+    ci = {"GITHUB_ACTIONS": "true", "GITHUB_API_URL": hub_repo.url, "CXO_RETRY_BASE_SECONDS": "0.01"}
+    in_ci = exe("cxo-status", "--target", str(target_repo), "--json", env=ci)
+    assert in_ci.returncode == 0, in_ci.stderr
+    local = exe("cxo-status", "--target", str(target_repo), "--json", env={**ci, "GITHUB_ACTIONS": ""})
+    assert local.returncode == 4 and "127.0.0.1:9" in local.stderr, local.stderr

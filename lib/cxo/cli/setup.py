@@ -13,7 +13,9 @@ def main(argv=None) -> int:
     add_target(p)
     p.add_argument("--github-owner", help="override the owner inferred from origin")
     p.add_argument("--github-repo", help="override the repository inferred from origin")
-    p.add_argument("--api-url", help="API base URL to record in the policy (GitHub Enterprise, the hub)")
+    p.add_argument("--api-url", help="API base URL to record in the committed policy (GitHub Enterprise, the hub); "
+                   "GITHUB_API_URL wins over it in GitHub Actions; to keep an address local, set GITHUB_API_URL "
+                   "instead")
     p.add_argument("--prepare-labels", action="store_true", help="create the missing runner labels")
     p.add_argument("--dry-run", action="store_true", help="print the plan; write nothing, create nothing")
     p.add_argument("--force", action="store_true", help="overwrite an edited config.yaml")
@@ -77,6 +79,11 @@ def main(argv=None) -> int:
             if args.prepare_labels:
                 setup_repo.create_labels(tracker, pol.labels, result, say, pol.label_meta)
             policy_mod.load(target)  # what was written must load
+        if args.api_url and "config.yaml" in result.write:
+            say(f"warning: --api-url is {'to be ' if args.dry_run else ''}recorded as github.apiUrl in "
+                ".codex-orchestrator/config.yaml, which you commit: it applies wherever the policy is read, except "
+                "in GitHub Actions (GITHUB_ACTIONS=true), where GITHUB_API_URL wins; leave --api-url out and set "
+                "GITHUB_API_URL instead to keep the address local")
         if args.json:
             sys.stdout.write(json.dumps({"dry_run": args.dry_run, **result.to_json()}, indent=2) + "\n")
         if not result.owner:
