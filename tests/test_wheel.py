@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -25,8 +26,7 @@ from cxo.gitutil import token_env
 from tests.support.git_fixtures import GIT_ENV, commit_all, git, write
 
 ROOT = Path(__file__).resolve().parents[1]
-ENTRY_POINTS = ("codex-orchestrator", "cxo-setup", "cxo-status", "cxo-health", "cxo-claim", "cxo-worktree",
-                "cxo-codex", "cxo-gate", "cxo-publish", "cxo-run", "cxo-daemon", "cxo-hub", "cxo-proof")
+ENTRY_POINTS = tuple(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"])
 TOKEN = "acme-token"
 
 

@@ -24,7 +24,12 @@ LABELS = {
     "manual": ("bfdadc", "cxo: reserved for human work"),
     "review": ("5319e7", "cxo: a draft PR waits for human review"),
 }
-GITIGNORE = "# cxo runtime state and worktrees stay local\nstate/\nworktrees/\n"
+# cxo writes no runtime file here: worktrees and run state live under $XDG_STATE_HOME/cxo/. Ignored are only the
+# directories the seed (codex-orchestrator 0.1.21) kept here by default, should a seed run have left them.
+GITIGNORE = ("# cxo keeps worktrees and run state outside the repository, in ~/.local/state/cxo/\n"
+             "# ($XDG_STATE_HOME/cxo/). The seed (codex-orchestrator 0.1.21) kept them here;\n"
+             "# its left-overs stay out of git:\n"
+             "workspaces/\nstate/\n")
 
 
 def sha(text: str) -> str:

@@ -269,3 +269,16 @@ def test_in_github_actions_github_api_url_wins_over_the_policys_api_url(target_r
     assert in_ci.returncode == 0, in_ci.stderr
     local = exe("cxo-status", "--target", str(target_repo), "--json", env={**ci, "GITHUB_ACTIONS": ""})
     assert local.returncode == 4 and "127.0.0.1:9" in local.stderr, local.stderr
+
+
+def test_the_generated_gitignore_names_no_directory_cxo_writes_in_the_repository(target_repo):
+    # Worktrees and run state live under $XDG_STATE_HOME/cxo/, never in .codex-orchestrator/.
+    (target_repo / ".codex-orchestrator" / "config.yaml").unlink()
+    assert exe("cxo-setup", "--target", str(target_repo)).returncode == 0
+    text = (target_repo / ".codex-orchestrator" / ".gitignore").read_text()
+    ignored = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    assert "worktrees/" not in ignored and "~/.local/state/cxo" in text
+    assert ignored == ["workspaces/", "state/"]  # only the seed's run left-overs (codex-orchestrator 0.1.21)
+    loaded = policy_mod.load(target_repo)
+    for where in (loaded.state_dir, loaded.workspace_root):
+        assert not where.resolve().is_relative_to(target_repo.resolve()), where
