@@ -187,3 +187,20 @@ def test_the_demo_runs_from_the_installed_wheel(venv, tmp_path):
     assert "labels:    agent:auto, agent:review" in proc.stdout
     for gate in ("checks | ✅ pass", "tdd | ✅ pass", "review | ✅ pass"):
         assert gate in proc.stdout, gate
+
+
+def test_the_readmes_wheel_command_leaves_the_checkout_clean(tmp_path):
+    # The README's build command, run as written on a fresh clone: a wheel in dist/, and `git status` of the
+    # clone stays empty (no build/, no lib/cxo.egg-info, ignored or not).
+    readme = (ROOT / "README.md").read_text()
+    (line,) = [ln for ln in readme.splitlines() if ln.startswith("python3 -m pip wheel ")]
+    command = line.split("#", 1)[0].strip()
+    clone = tmp_path / "cxo"
+    git(tmp_path, "clone", "-q", str(ROOT), str(clone))
+    work = tmp_path / "work"
+    work.mkdir()
+    argv = command.replace("python3", sys.executable, 1).replace("/path/to/cxo", str(clone)).split()
+    built = _run([a.strip("'\"") for a in argv], cwd=work)
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert len(list((work / "dist").glob("cxo-*.whl"))) == 1
+    assert git(clone, "status", "--porcelain", "--ignored") == ""
