@@ -8,7 +8,7 @@ PORT    ?= 8765
 HUBDATA ?= .hub-data
 PYTEST_ARGS ?=
 
-.PHONY: help install test lint setup status health run daemon hub demo demo-tree bench codex clean
+.PHONY: help install test lint setup status health run daemon hub demo demo-tree bench soak codex clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -22,6 +22,10 @@ install: $(BIN)/python  ## create .venv and install cxo editable with test extra
 
 test: install  ## run the test suite (fails when no test ran)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+soak: install  ## the operation state machine at length (SOAK_EXAMPLES=, SOAK_STEPS=): cycles, requests, violations
+	CXO_SOAK_EXAMPLES=$(or $(SOAK_EXAMPLES),40) CXO_SOAK_STEPS=$(or $(SOAK_STEPS),25) \
+	  $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/operation
 
 lint: install  ## ruff
 	$(BIN)/ruff check lib tests bench

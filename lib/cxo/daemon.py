@@ -97,9 +97,10 @@ class Daemon:
         self.cycles += 1
         # Runs of this host that were killed mid-way come first: they hold claims and half-moved state.
         unfinished = recovery.unfinished_issues(self.policy, self.tracker)
+        resumed = []
         if unfinished:
             self.say(f"resuming interrupted runs: {', '.join(f'#{n}' for n in unfinished)}")
-            self.run_many(unfinished, max_runs)
+            resumed = self.run_many(unfinished, max_runs)
         issues = self.tracker.list_issues(state="open")
         # `@cxo run` / `@cxo plan` comments of trusted authors add the trigger label first, so such an issue
         # runs in this very cycle.
@@ -116,7 +117,7 @@ class Daemon:
         ran_rounds = self.run_many(rounds, max_runs, kind="pr") if rounds else []
         cleaned = clean_worktrees(self.policy, self.tracker, say=self.say) if not self.stopping else None
         return {"eligible": [i["number"] for i in queue], "ran": ran, "cleanup": cleaned, "commands": commands,
-                "rounds": ran_rounds}
+                "rounds": ran_rounds, "resumed": resumed}
 
     def feedback(self, issues: list[dict]) -> list[int]:
         """cxo PRs with trusted feedback to act on: eligible for a round, or past feedback.maxRounds and not yet
