@@ -17,11 +17,19 @@ def marker(parent: int) -> str:
     return f"<!-- codex-orchestrator:autonomous-child parent=#{parent} -->"
 
 
-def render_body(node: Node, parent: int) -> str:
-    """The seed's layout: marker first, the node's body, then the metadata section."""
+def depends_text(node: Node, numbers: dict[str, int] | None = None) -> str:
+    """`#10 (percent-fn), #11 (fmt)`: each dependency by its issue number, its stable id beside it; a
+    dependency whose issue does not exist yet by its stable id alone (persist fills the number in)."""
+    numbers = numbers or {}
+    return ", ".join(f"#{numbers[d]} ({d})" if d in numbers else d for d in node.depends_on) or "none"
+
+
+def render_body(node: Node, parent: int, numbers: dict[str, int] | None = None) -> str:
+    """The seed's layout: marker first, the node's body, then the metadata section. `numbers` maps stable
+    ids to issue numbers, so dependencies read as issue references."""
     lines = [marker(parent), node.body.strip(), "", META_HEADING, f"Stable ID: {node.stable_id}",
-             f"AFK/HITL: {'afk' if node.afk else 'hitl'}",
-             f"Depends on: {', '.join(node.depends_on) if node.depends_on else 'none'}", "Ownership:"]
+             f"AFK/HITL: {'afk' if node.afk else 'hitl'}", f"Depends on: {depends_text(node, numbers)}",
+             "Ownership:"]
     lines += [f"- {s}" for s in node.scope] + ["Spec gate: wave-level", "Verification:"]
     lines += [f"- {v}" for v in node.verification]
     return "\n".join(lines)
@@ -40,8 +48,23 @@ def is_child(issue: dict, parent: int, child_label: str, logins: set[str]) -> bo
         and issue.get("pull_request") is None
 
 
-def parse(issue: dict) -> Node | None:
-    """The child's node from its body (a maintainer's edits to the metadata are honoured); None if malformed."""
+DEPENDENCY = re.compile(r"^#(\d+)\s*(?:\((.+)\))?$")
+
+
+def _dependency(text: str, by_number: dict[int, str]) -> str:
+    """A stable id from `#10 (percent-fn)`, `percent-fn` (written before #10 existed) or a hand-written `#10`
+    (resolved through `by_number`, kept as written when it cannot be)."""
+    match = DEPENDENCY.match(text)
+    if not match:
+        return text
+    if match.group(2):
+        return match.group(2).strip()
+    return by_number.get(int(match.group(1)), text)
+
+
+def parse(issue: dict, by_number: dict[int, str] | None = None) -> Node | None:
+    """The child's node from its body (a maintainer's edits to the metadata are honoured); None if malformed.
+    `by_number` (issue number -> stable id of this parent's children) resolves a bare `#N` dependency."""
     body = issue.get("body") or ""
     head, sep, meta = body.partition(META_HEADING)
     if not sep:
@@ -64,7 +87,8 @@ def parse(issue: dict) -> Node | None:
     text = head.split("\n", 1)[1] if "\n" in head else ""
     return Node(stable_id=sid, title=issue.get("title") or "", body=text.strip(),
                 afk=(fields.get("AFK/HITL") or ["afk"])[0].lower() == "afk", scope=fields.get("Ownership") or [],
-                depends_on=[] if deps.lower() == "none" else [d.strip() for d in deps.split(",") if d.strip()],
+                depends_on=[] if deps.lower() == "none" else
+                [_dependency(d.strip(), by_number or {}) for d in deps.split(",") if d.strip()],
                 verification=fields.get("Verification") or [], issue_number=issue["number"])
 
 
@@ -92,21 +116,30 @@ def persist(tracker, plan: Plan, parent: dict, labels: dict, logins: set[str], s
     number = parent["number"]
     current = existing(tracker, number, labels["child"], logins)
     out, created = {}, set()
-    for node in plan.nodes:
-        body = render_body(node, number)
+    numbers = {sid: issue["number"] for sid, issue in current.items()}
+    for node in plan.nodes:  # missing children first, each naming the dependencies that have a number so far
+        if node.stable_id in current:
+            continue
         state = labels["auto"] if node.afk else labels["manual"]
-        issue = current.get(node.stable_id)
-        if issue is None:
-            issue = tracker.create_issue(node.title, body, labels=[labels["child"], state])
-            created.add(issue["number"])
-            say(f"created child #{issue['number']} ({node.stable_id})")
-        elif issue.get("body") != body or issue.get("title") != node.title:
+        issue = tracker.create_issue(node.title, render_body(node, number, numbers),
+                                     labels=[labels["child"], state])
+        created.add(issue["number"])
+        numbers[node.stable_id] = issue["number"]
+        current[node.stable_id] = issue
+        say(f"created child #{issue['number']} ({node.stable_id})")
+    for node in plan.nodes:  # every number known: a body that names a dependency without one is brought up to date
+        issue = current[node.stable_id]
+        body = render_body(node, number, numbers)
+        if issue.get("body") != body or issue.get("title") != node.title:
             issue = tracker.update_issue(issue["number"], title=node.title, body=body)
-            say(f"updated child #{issue['number']} ({node.stable_id})")
-            names = {lab["name"].lower() for lab in issue.get("labels") or []}
-            if node.afk and labels["manual"].lower() in names:  # re-triaged from hitl to afk
-                tracker.add_labels(issue["number"], [labels["auto"]])
-                tracker.remove_label(issue["number"], labels["manual"])
+            if issue["number"] in created:
+                say(f"named the dependencies of child #{issue['number']} ({node.stable_id}) by issue number")
+            else:
+                say(f"updated child #{issue['number']} ({node.stable_id})")
+                names = {lab["name"].lower() for lab in issue.get("labels") or []}
+                if node.afk and labels["manual"].lower() in names:  # re-triaged from hitl to afk
+                    tracker.add_labels(issue["number"], [labels["auto"]])
+                    tracker.remove_label(issue["number"], labels["manual"])
         out[node.stable_id] = issue
     attached = {i["number"] for i in tracker.list_sub_issues(number)} if len(created) < len(out) else set()
     for node in plan.nodes:

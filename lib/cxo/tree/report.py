@@ -2,6 +2,7 @@
 and the integration PR's body."""
 
 from ..untrusted import one_line
+from .children import depends_text
 from .plan import Plan
 
 STATUS_MARKER = "<!-- cxo:tree-status issue={} -->"
@@ -32,7 +33,7 @@ def mermaid(plan: Plan, states: dict[str, str], numbers: dict[str, int]) -> list
 def table(plan: Plan, states: dict[str, str], numbers: dict[str, int], notes: dict[str, str]) -> list[str]:
     lines = ["| child | stable id | state | depends on | note |", "| --- | --- | --- | --- | --- |"]
     for node in plan.nodes:
-        deps = ", ".join(node.depends_on) or "-"
+        deps = depends_text(node, numbers) if node.depends_on else "-"  # `#10 (percent-fn)`, as the child says
         lines.append(f"| #{numbers.get(node.stable_id, '?')} | `{one_line(node.stable_id, 80)}` | "
                      f"{states.get(node.stable_id, 'pending')} | {one_line(deps, 200)} | "
                      f"{one_line(notes.get(node.stable_id, ''), 300).replace('|', '/')} |")
