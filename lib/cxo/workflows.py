@@ -200,10 +200,12 @@ TREE_JOBS = """
           case "$CHILDREN_RAN" in success|failure) parents="$TREE $parents";; esac
           for parent in $parents; do
             case "$parent" in ''|*[!0-9]*) echo "::error::not an issue number"; exit 2;; esac
-            curl --fail-with-body --silent --show-error -X POST \
-              -H "Authorization: Bearer $GITHUB_TOKEN" -H "Accept: application/vnd.github+json" \
-              "$GITHUB_API_URL/repos/$GITHUB_REPOSITORY/actions/workflows/cxo.yml/dispatches" \
-              -d '{"ref": "'"$REF"'", "inputs": {"tree": "'"$parent"'"}}'
+            curl --fail-with-body --silent --show-error \\
+              --request POST \\
+              --header "Authorization: Bearer $GITHUB_TOKEN" \\
+              --header "Accept: application/vnd.github+json" \\
+              --data '{"ref": "'"$REF"'", "inputs": {"tree": "'"$parent"'"}}' \\
+              "$GITHUB_API_URL/repos/$GITHUB_REPOSITORY/actions/workflows/cxo.yml/dispatches"
             echo "dispatched the next tree step of #$parent"
           done
 """
