@@ -2,31 +2,18 @@
 directly, through the proxy's unix socket (plain HTTP, and a CONNECT tunnel as HTTPS uses), and through the bridge
 an agent's sandbox talks to (bridge -> socket -> proxy)."""
 
-import http.server
 import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 TITLE = "Egress proxy latency per connection (median of 200 GETs, each on a new connection, to 127.0.0.1)"
 RUNS = 200
-
-
-class _Hello(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = b"hello\n"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
 
 
 def _exchange(client: socket.socket, request: bytes, then: bytes = b"") -> bytes:
@@ -43,7 +30,7 @@ def _exchange(client: socket.socket, request: bytes, then: bytes = b"") -> bytes
             if then and b"\r\n\r\n" in data and data.startswith(b"HTTP/1.1 200"):
                 client.sendall(then)
                 then, data = b"", b""
-    if b" 200 " not in data.split(b"\r\n", 1)[0] or not data.endswith(b"hello\n"):
+    if b" 200 " not in data.split(b"\r\n", 1)[0] or not data.startswith(b"HTTP") or b"\r\n\r\nhello from " not in data:
         raise RuntimeError(f"unexpected answer: {data[:200]!r}")
     return data
 
@@ -62,10 +49,10 @@ def _free_port() -> int:
 
 def run(ctx) -> list[dict]:
     from cxo.agents.sandbox import egress
+    from tests.support.http_servers import hello_server
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    port = server.server_address[1]
+    stack = ExitStack()
+    port = stack.enter_context(hello_server())
     short = Path(tempfile.mkdtemp(prefix="cxo-bench-"))  # a unix socket's path holds 107 bytes at most
     bridge = None
     try:
@@ -107,8 +94,7 @@ def run(ctx) -> list[dict]:
                 bridge.wait(timeout=10)
             proxy.stop()
     finally:
-        server.shutdown()
-        server.server_close()
+        stack.close()
         shutil.rmtree(short, ignore_errors=True)
     median = {way: statistics.median(values) for way, values in times.items()}
     return [

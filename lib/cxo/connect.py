@@ -62,19 +62,31 @@ def runner_logins(policy, tracker, seen: str | None = None) -> set[str]:
     """The logins whose claim and done markers count: this token's own login (kept in the state directory per
     token; learnt from `seen`, the author of a comment this token just wrote, or else asked once with GET /user)
     and the policy's runner.logins."""
-    import hashlib
     import json
 
-    token = take_token() or ""
-    path = policy.state_dir / "identity" / f"{hashlib.sha256(token.encode()).hexdigest()[:16]}.json"
-    login = None
-    if path.is_file():
-        try:
-            login = json.loads(path.read_text()).get("login")
-        except ValueError:
-            login = None
+    path = identity_path(policy)
+    login = cached_login(policy)
     if not login:
         login = seen or tracker.get_authenticated_user()["login"]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"login": login, "api": policy.api_url}))
     return {login.lower()} | {name.lower() for name in policy["runner"]["logins"]}
+
+
+def identity_path(policy):
+    """Where this host keeps the login of the token it runs with (per token, never the token itself)."""
+    import hashlib
+
+    token = take_token() or ""
+    return policy.state_dir / "identity" / f"{hashlib.sha256(token.encode()).hexdigest()[:16]}.json"
+
+
+def cached_login(policy) -> str | None:
+    """The token's login as this host learnt it, without asking GitHub (None when not known yet)."""
+    import json
+
+    path = identity_path(policy)
+    try:
+        return json.loads(path.read_text()).get("login") if path.is_file() else None
+    except (OSError, ValueError):
+        return None

@@ -9,8 +9,6 @@ no run directory, no identity cache, no copied prompt, no worktree).
 """
 
 import fcntl
-import hashlib
-import json
 from pathlib import Path
 
 from .errors import CxoError, InputError
@@ -32,17 +30,9 @@ MODES = {
 
 def logins(policy, tracker) -> set[str]:
     """connect.runner_logins without its cache write: the cached login if this host has one, else GET /user."""
-    from .connect import take_token
+    from .connect import cached_login
 
-    token = take_token() or ""
-    path = policy.state_dir / "identity" / f"{hashlib.sha256(token.encode()).hexdigest()[:16]}.json"
-    login = None
-    if path.is_file():
-        try:
-            login = json.loads(path.read_text()).get("login")
-        except (OSError, ValueError):
-            login = None
-    login = login or tracker.get_authenticated_user()["login"]
+    login = cached_login(policy) or tracker.get_authenticated_user()["login"]
     return {login.lower()} | {name.lower() for name in policy["runner"]["logins"]}
 
 

@@ -3,7 +3,6 @@
 Nothing here contacts an address other than 127.0.0.1: refused destinations are refused before any connection.
 """
 
-import http.server
 import os
 import shutil
 import socket
@@ -19,6 +18,7 @@ import pytest
 
 from cxo.agents.sandbox import egress
 from cxo.agents.sandbox.egress import Rules
+from tests.support.http_servers import hello_server
 
 BRIDGE = Path(egress.__file__).with_name("bridge.py")
 
@@ -112,30 +112,11 @@ def test_resolution_to_link_local_or_loopback_is_refused():
 
 # -- the real proxy, on loopback -------------------------------------------------------------------------------------
 
-class Hello(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = f"hello from {self.server.server_address[1]}\n".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def servers():
     """Two HTTP servers on 127.0.0.1: the allowed one and the unlisted one."""
-    started = []
-    for _ in range(2):
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        started.append(server)
-    yield [s.server_address[1] for s in started]
-    for server in started:
-        server.shutdown()
-        server.server_close()
+    with hello_server() as first, hello_server() as second:
+        yield [first, second]
 
 
 @pytest.fixture

@@ -2,37 +2,22 @@
 is refused the hub (the runner's own loopback service), refused hosts are listed in the PR report; none reaches
 nothing; open is today's network with a warning in the report."""
 
-import http.server
 import shlex
-import threading
 from pathlib import Path
 
 import pytest
 
 from cxo.runner import run_issue
 from tests.support.git_fixtures import GOOD_REPORT, scripted_agent
+from tests.support.http_servers import hello_server
 
 R = "/repos/acme/widgets"
 
 
-class Hello(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = b"hello from the allowed server\n"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def allowed_server():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with hello_server() as port:
+        yield f"127.0.0.1:{port}"
 
 
 def fetch(url: str) -> str:
@@ -58,7 +43,7 @@ def attempt(target, hub_repo, tmp_path, allowed_server, network):
 def test_allowlist_reaches_a_listed_host_only_and_the_report_names_the_refused(target_repo, hub_repo, tmp_path,
                                                                               allowed_server):
     final, lines = attempt(target_repo, hub_repo, tmp_path, allowed_server, "allowlist")
-    assert lines[0] == "GOT hello from the allowed server", lines
+    assert lines[0] == f"GOT hello from {allowed_server.split(':')[1]}", lines
     assert lines[1].startswith("FAILED") and "403" in lines[1], lines  # the hub: the runner's loopback service
     assert final["status"] == "ok", final.get("blocked")
     record = final["codex"]["network"]
@@ -77,7 +62,7 @@ def test_none_reaches_nothing(target_repo, hub_repo, tmp_path, allowed_server):
 
 def test_open_is_the_runners_network_with_a_warning_in_the_report(target_repo, hub_repo, tmp_path, allowed_server):
     final, lines = attempt(target_repo, hub_repo, tmp_path, allowed_server, "open")
-    assert lines[0] == "GOT hello from the allowed server" and lines[1].startswith("GOT"), lines
+    assert lines[0] == f"GOT hello from {allowed_server.split(':')[1]}" and lines[1].startswith("GOT"), lines
     body = hub_repo.api.ok("GET", f"{R}/pulls/{final['publish']['pull_request']['number']}")["body"]
     assert "Network: open" in body
 
