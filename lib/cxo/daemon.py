@@ -109,7 +109,17 @@ class Daemon:
             issues = self.tracker.list_issues(state="open")
         queue = self.eligible(issues)
         self.say(f"cycle {self.cycles}: {len(queue)} eligible")
-        ran = self.run_many([issue["number"] for issue in queue], max_runs)
+        # Pacing to the reviewers (lib/cxo/pace.py): new issues wait while too many cxo PRs wait for review;
+        # rounds and resumed runs work on what was started. Asked only when an issue could start.
+        paced: dict[int, str] = {}
+        start = [issue["number"] for issue in queue]
+        if start:
+            from .pace import hold, state
+
+            start, paced = hold(state(self.policy, self.tracker, issues), start)
+            if paced:
+                self.say(f"{next(iter(paced.values()))}: holding back {', '.join(f'#{n}' for n in paced)}")
+        ran = self.run_many(start, max_runs)
         # Review feedback on cxo's draft PRs: a round each, or the one notice that a PR had its rounds.
         rounds = self.feedback(issues) if not self.stopping else []
         if rounds:
@@ -117,7 +127,7 @@ class Daemon:
         ran_rounds = self.run_many(rounds, max_runs, kind="pr") if rounds else []
         cleaned = clean_worktrees(self.policy, self.tracker, say=self.say) if not self.stopping else None
         return {"eligible": [i["number"] for i in queue], "ran": ran, "cleanup": cleaned, "commands": commands,
-                "rounds": ran_rounds, "resumed": resumed}
+                "rounds": ran_rounds, "resumed": resumed, "paced": sorted(paced)}
 
     def feedback(self, issues: list[dict]) -> list[int]:
         """cxo PRs with trusted feedback to act on: eligible for a round, or past feedback.maxRounds and not yet

@@ -82,7 +82,9 @@ def run_tree_step(target, parent: int, args=None, say=None) -> dict:
     say = say or (lambda message: None)
     policy = policy_mod.load(target)
     tracker = tracker_for(policy)
-    env = run_steps(envelope.new(policy.target, parent), policy, say, args, tracker, ("claim",))
+    # Not paced (lib/cxo/pace.py): every step of a tree re-claims its parent; cxo-status paced its start.
+    env = run_steps(envelope.new(policy.target, parent, options={"pace": False}), policy, say, args, tracker,
+                    ("claim",))
     if not envelope.is_blocked(env) and env["claim"]["issue"]["mode"] != "plan-auto":
         env = envelope.block(env, "claim", f"#{parent} is not an {policy.label('planAuto')} parent", {})
     if not envelope.is_blocked(env):

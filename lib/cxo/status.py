@@ -77,6 +77,17 @@ def collect(policy, tracker=None) -> dict:
             continue
         verdict = classify_open(issue)
         (eligible if verdict.eligible else skipped).append(verdict.to_json())
+    # Pacing to the reviewers (lib/cxo/pace.py): new issues past concurrency.maxOpenPullRequests(PerOwner) wait.
+    from .pace import hold
+    from .pace import state as pace_state
+
+    pace = pace_state(policy, tracker, issues)
+    _, held = hold(pace, [item["number"] for item in eligible])
+    for item in eligible:
+        if item["number"] in held:
+            item["eligible"], item["reason"] = False, held[item["number"]]
+    skipped = sorted(skipped + [item for item in eligible if not item["eligible"]], key=lambda item: item["number"])
+    eligible = [item for item in eligible if item["eligible"]]
     from .commands import apply_issue_commands
 
     # Read-only: the `@cxo` commands the daemon would act on, and those it would ignore.
@@ -86,7 +97,8 @@ def collect(policy, tracker=None) -> dict:
     feedback = feedback_state(policy, tracker, issues)
     return {"repository": f"{policy.owner}/{policy.repo}", "eligible": eligible, "skipped": skipped,
             "commands": commands, "feedback": feedback, "work": work(eligible, feedback),
-            "trees": trees(policy, tracker, issues), "local": local_state(policy)}
+            "trees": trees(policy, tracker, issues), "pace": pace.to_json() if pace else None,
+            "local": local_state(policy)}
 
 
 def work(eligible: list[dict], feedback: list[dict]) -> list[dict]:
@@ -161,6 +173,14 @@ def table(result: dict) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
         lines.append("  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row)))
+    pace = result.get("pace")
+    if pace:
+        limits = [f"{pace['maxOpenPullRequests']} per repository"] if pace["maxOpenPullRequests"] else []
+        limits += [f"{pace['maxOpenPullRequestsPerOwner']} per code owner"] if pace["maxOpenPullRequestsPerOwner"] \
+            else []
+        waiting = ", ".join(f"#{n}" for n in pace["open"]) or "none"
+        lines += ["", f"pacing to reviewers ({', '.join(limits)}): open cxo PRs {waiting}"
+                  + (f"; full: {', '.join(pace['fullOwners'])}" if pace["fullOwners"] else "")]
     verbs = {"add-label": "would add {label}", "superseded": "superseded by a newer command",
              "stale": "older than the last removal of a trigger label", "ignore-untrusted": "ignored: not trusted",
              "ignore-bot": "ignored: a bot", "ignore-runner": "ignored: the runner's own comment"}

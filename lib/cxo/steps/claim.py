@@ -113,6 +113,15 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
         reason = verdict.reason if not verdict.eligible else f"{verdict.mode} issues are not run by cxo-run"
         say(f"issue #{number} is not eligible: {reason}")
         return envelope.block(env, STEP, f"not eligible: {reason}", {"labels": verdict.labels, "claimed": False})
+    if not env.get("round") and not in_tree and not continuing and (env.get("options") or {}).get("pace", True):
+        # A new issue waits while too many cxo PRs wait for review (lib/cxo/pace.py): refused before any write.
+        from ..pace import check_start
+
+        held, pace = check_start(policy, tracker)
+        if held:
+            say(f"issue #{number} is not started: {held}")
+            return envelope.block(env, STEP, f"not eligible: {held}",
+                                  {"labels": verdict.labels, "claimed": False, "pace": pace.to_json()})
 
     if env.get("round"):
         note = (note + "\n" if note else "") + (f"Feedback round {env['round']['n']} on PR #{env['round']['pull']}."
