@@ -299,6 +299,12 @@ def _fresh(out: Plan, policy, tracker, issue: dict, continuing) -> None:
     else:
         _where(out, policy, issue, "auto", branch, _base(policy), ("claim", "worktree", "codex", "gate", "publish"))
     if verdict.eligible and verdict.mode in ("auto", "child", "plan-auto"):
+        if not continuing and not tree_parent:  # a new issue waits while too many cxo PRs wait (lib/cxo/pace.py)
+            from .pace import check_start
+
+            held, _ = check_start(policy, tracker)
+            if held:
+                out.refuse(held)
         return
     reason = verdict.reason if not verdict.eligible else f"{verdict.mode} issues are not run by cxo-run"
     if not continuing and not tree_parent and verdict.reason.startswith(("review", "blocked")):

@@ -71,6 +71,11 @@ def test_two_open_cxo_prs_hold_the_third_issue_until_one_is_merged(target_repo, 
     assert labels_of(hub_repo, third) == ["agent:auto"]
     assert hub_repo.api.ok("GET", f"{R}/issues/{third}/comments") == []
 
+    # cxo-run --dry-run says the same, writing nothing.
+    dry = run("cxo-run", target_repo, "--issue", str(third), "--dry-run")
+    assert dry.returncode == 3 and "waiting for reviewers: 2 of 2 cxo PRs open" in dry.stderr, dry.stderr
+    assert writes(hub_repo) == before
+
     # The daemon skips it and says why; cxo-status lists it as skipped with the reason.
     proc = run("cxo-daemon", target_repo, "--once")
     assert proc.returncode == 0, proc.stderr
