@@ -385,6 +385,12 @@ def _show(target: Path, commit: str, rel: str) -> str | None:
         raise PolicyError(f"{shown}: not UTF-8 text: save the policy as UTF-8") from None
 
 
+def _base_ref(bootstrap: dict) -> str:
+    """`<remote>/<baseBranch>` as the working copy's git.remote/git.baseBranch (or the defaults) name it."""
+    git_section = {**_parsed_defaults()["git"], **(bootstrap.get("git") or {})}
+    return f"{git_section['remote']}/{git_section['baseBranch']}"
+
+
 def _base_commit(target: Path, bootstrap: dict) -> str | None:
     """The fetched base branch's commit (refs/remotes/<remote>/<baseBranch>), if this checkout has one."""
     from .gitutil import git, is_repo
@@ -398,28 +404,98 @@ def _base_commit(target: Path, bootstrap: dict) -> str | None:
     return sha or None
 
 
+def _bootstrap(target: Path) -> dict:
+    """git.remote/git.baseBranch from a working-copy policy that did not load (only strings taken; anything
+    unreadable gives the defaults), so an invalid working copy still finds the fetched base."""
+    _name, text = _working_copy_text(target)
+    try:
+        data = yaml.safe_load(text) if text else None
+    except (ValueError, RecursionError, yaml.YAMLError):
+        return {}
+    section = data.get("git") if isinstance(data, dict) else None
+    if not isinstance(section, dict):
+        return {}
+    return {"git": {k: section[k] for k in ("remote", "baseBranch") if isinstance(section.get(k), str)}}
+
+
+def _working_copy_text(target: Path) -> tuple[str | None, str | None]:
+    """(file name, text) of the working copy's policy as the base's is looked up; (None, None) when it has none,
+    (name, None) when it cannot be read."""
+    for name in POLICY_FILES:
+        path = target / POLICY_DIR / name
+        if path.is_symlink() or path.exists():
+            try:
+                return name, path.read_text(encoding="utf-8") if path.is_file() else None
+            except (OSError, UnicodeDecodeError):
+                return name, None
+    return None, None
+
+
+def _say_working_copy_differs(target: Path, bootstrap: dict, source: str, base_name: str | None,
+                              base_text: str | None, problem: str | None) -> None:
+    """One `cxo: warning:` line when the working copy's policy is not the base's (an uncommitted edit, or an
+    invalid file): which one runs, and that the edit takes effect once committed and pushed."""
+    import sys
+
+    name, text = _working_copy_text(target)
+    if problem is None and (name, text) == (base_name, base_text):
+        return
+    if problem is None and name is not None:  # the schema passed: what else the policy's loading checks
+        try:
+            data = _merge(_parsed_defaults(), bootstrap)
+            _label_names(data)
+            check_values(data, f"{target / POLICY_DIR / name}")
+        except PolicyError as exc:
+            problem = str(exc)
+    shown = f"{POLICY_DIR}/{name or base_name or POLICY_FILES[0]}"
+    if name is None:
+        what = f"{shown}: the working copy has none, the base has one"
+    elif problem:
+        what = f"{shown} in the working copy is not valid ({problem}) and differs from the base's"
+    else:
+        what = f"{shown} in the working copy differs from the base's"
+    message = (f"cxo: warning: {what}: cxo runs the base's ({_base_ref(bootstrap)} at {source[:12]}); the "
+               "working copy's edit takes effect once committed and pushed\n")
+    if message not in _WARNED:  # once per process: a command may load the policy more than once
+        _WARNED.add(message)
+        sys.stderr.write(message)
+
+
 def load(target: Path | str = ".", overrides: dict | None = None, infer_repo: bool = True,
          working_copy: bool = False) -> Policy:
     """Load and validate the policy of the repository at `target`.
 
     The policy is read from the fetched base branch (what is merged), not from the working copy, which an
     agent could have edited; only a checkout with no fetched base (or `working_copy=True`, for cxo-setup) reads
-    the working copy. The working copy's git.remote/git.baseBranch say which base that is.
+    the working copy. The working copy's git.remote/git.baseBranch say which base that is. When the working
+    copy's policy file differs from the base's (an uncommitted edit, or a file that does not load), one stderr
+    warning says so; an invalid working copy is an error only when it is what runs.
     """
     target = Path(target).resolve()
     if not target.is_dir():
         raise PolicyError(f"--target {target}: not a directory: point --target at a git repository")
-    path = find_policy_file(target)
-    user = parse_policy_text(_read_text(path), str(path)) if path else {}
+    path, problem = None, None
+    try:
+        path = find_policy_file(target)
+        user = parse_policy_text(_read_text(path), str(path)) if path else {}
+    except PolicyError as exc:
+        # An invalid working copy is an error only when it is the policy that runs (no fetched base).
+        if working_copy:
+            raise
+        user, problem = _bootstrap(target), str(exc)
     source = None if working_copy else _base_commit(target, user)
+    if source is None and problem is not None:
+        raise PolicyError(problem)
     if source:
-        user, path = {}, None
+        bootstrap, user, path, base_name, base_text = user, {}, None, None, None
         for name in POLICY_FILES:
             text = _show(target, source, f"{POLICY_DIR}/{name}")
             if text is not None:
                 path = Path(f"{source[:12]}:{POLICY_DIR}/{name}")
                 user = parse_policy_text(text, str(path))
+                base_name, base_text = name, text
                 break
+        _say_working_copy_differs(target, bootstrap, source, base_name, base_text, problem)
     data = _merge(_parsed_defaults(), user)  # _merge copies: the parsed defaults stay as read
     label_meta = _label_names(data)
     check_values(data, str(path) if path else "the default policy")
