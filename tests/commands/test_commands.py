@@ -10,7 +10,7 @@ import pytest
 
 from cxo import labels as labels_mod
 from cxo import policy as policy_mod
-from tests.support.git_fixtures import write_policy
+from tests.support.git_fixtures import git, write_policy
 from tests.support.hub_fixtures import Api, start_hub
 
 BIN = Path(sys.executable).parent
@@ -160,6 +160,13 @@ def test_bad_policy_is_one_line_exit_2_and_changes_nothing(case, target_repo):
     config = target_repo / ".codex-orchestrator" / "config.yaml"
     config.write_text(text)
     before = tree(target_repo)
+    # With a fetched base, the base's policy runs and the broken working copy is named in one warning line.
+    proc = exe("cxo-status", "--target", str(target_repo))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cxo: warning:") and expected in lines[0] and str(config) in lines[0]
+    # Without one the working copy is the policy, and its error is exit 2.
+    git(target_repo, "update-ref", "-d", "refs/remotes/origin/main")
     proc = exe("cxo-status", "--target", str(target_repo))
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()

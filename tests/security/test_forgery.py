@@ -60,8 +60,8 @@ def test_policy_values_and_arguments_never_become_git_options_or_paths(target_re
     for policy in ({"git": {"remote": f"--upload-pack=touch {marker}"}},
                    {"git": {"baseBranch": f"--upload-pack=touch {marker}"}},
                    {"prompts": {"implement": "../../../../etc/passwd"}}):
-        write_policy(target_repo, {"github": {"owner": "acme", "repo": "widgets", "apiUrl": hub_repo.url}, **policy},
-                     publish=False)
+        # Committed and pushed: the policy a runner reads (an uncommitted edit only earns a warning).
+        write_policy(target_repo, {"github": {"owner": "acme", "repo": "widgets", "apiUrl": hub_repo.url}, **policy})
         out = exe("cxo-run", "--target", str(target_repo), "--issue", "1")
         assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
         assert "config.yaml" in out.stderr  # refused by the policy's own validation, before any request
