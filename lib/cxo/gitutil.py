@@ -37,11 +37,13 @@ def runner_view(cwd: Path | str) -> dict:
     The pointer lives beside the tree in the workspace root, which no sandbox shows, so nothing the agent can
     write decides which git directory the runner reads."""
     here = Path(os.path.abspath(cwd))
+    found = {}
+    # The outermost pointer wins: one inside a tree (`<tree>/sub/.x.runner-gitdir`) is the agent's writing.
     for tree in (here, *here.parents):
         pointer = tree.parent / SIDECAR.format(tree.name)
         if tree.name and pointer.is_file():
-            return {"GIT_DIR": pointer.read_text().strip(), "GIT_WORK_TREE": str(tree)}
-    return {}
+            found = {"GIT_DIR": pointer.read_text().strip(), "GIT_WORK_TREE": str(tree)}
+    return found
 
 
 def config_env(pairs=()) -> dict:

@@ -234,3 +234,16 @@ def test_property_any_repository_writes_then_an_honest_run_publishes_exactly_the
     assert not list(mark.iterdir()), "a command the agent configured ran outside its box"
     runner_refs = git(target_repo, "for-each-ref", "--format=%(refname)")
     assert "refs/replace" not in runner_refs and "refs/notes" not in runner_refs
+
+
+def test_a_pointer_planted_inside_a_tree_never_chooses_the_runners_git_directory(target_repo, hub_repo, tmp_path):
+    """The runner finds its git directory for a tree from a pointer beside the tree (in the workspace root, which
+    no sandbox shows). A pointer the agent plants inside its tree, for a subdirectory, must not win."""
+    from cxo.gitutil import runner_view
+
+    plant = "mkdir -p sub/inner && printf '%s\\n' \"$PWD/.git\" > sub/.inner.runner-gitdir"
+    attacked = run(target_repo, hub_repo, tmp_path, [{"sh": plant}, GIVE_UP], "Plant a pointer")
+    tree = Path(attacked["worktree"]["path"])
+    assert (tree / "sub" / ".inner.runner-gitdir").is_file()
+    view = runner_view(tree / "sub" / "inner")
+    assert view["GIT_WORK_TREE"] == str(tree) and ".git/worktrees/" in view["GIT_DIR"], view
