@@ -119,12 +119,16 @@ def test_the_agent_sees_only_what_it_is_given(target_repo, hub_repo, tmp_path, m
     for path in canaries.values():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(CANARY + "\n")
-    reads = "; ".join(f"cat {shlex.quote(str(p))}" for p in canaries.values())
+    hub_data = tmp_path / "hub-data"
+    admin_token = (hub_data / "admin-token").read_text().strip()
+    reads = "; ".join(f"cat {shlex.quote(str(p))}" for p in [*canaries.values(), hub_data / "admin-token",
+                                                              hub_data / "hub.sqlite3"])
     loot_cmd = f"( {reads}; ls -la /root /home /run /srv 2>&1; cat /etc/shadow ) > \"$(dirname " \
                "\"$CODEX_ORCHESTRATOR_REPORT_FILE\")/loot.txt\" 2>&1; true"
     attacked = run(target_repo, hub_repo, tmp_path, [{"sh": loot_cmd}, GIVE_UP], "Attack the view")
     loot = (Path(attacked["codex"]["report_path"]).parent / "loot.txt").read_text(errors="replace")
     assert CANARY not in loot, loot
+    assert admin_token not in loot  # the hub's admin token and database: not in the view
     assert "No such file or directory" in loot  # the places are not there at all, not merely unreadable
     honest_run(target_repo, hub_repo, tmp_path)
 
