@@ -9,6 +9,7 @@ the attack may be on any pushed branch or in any public text.
 import json
 import os
 import shlex
+import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -110,11 +111,15 @@ def test_git_state_attacks_leave_the_next_honest_run_clean(target_repo, hub_repo
 
 def test_the_agent_sees_only_what_it_is_given(target_repo, hub_repo, tmp_path, monkeypatch):
     state = policy_mod.load(target_repo).state_dir
+    outside = [Path(f"/var/tmp/cxo-canary-{os.getpid()}"), Path(f"/srv/cxo-canary-{os.getpid()}")]  # removed below
     canaries = {
         "untracked .env in the checkout": target_repo / ".env",
         "another repository's state": state.parent.parent / "other-repo-0123" / "state" / "runs" / "envelope.json",
         "the runner's HOME": Path(os.environ["HOME"]) / ".canary-credentials",
         "the state of this repository": state / "canary.json",
+        # Outside /tmp (which the sandbox replaces by a private one anyway): places only default-deny hides.
+        "another checkout's state outside /tmp": outside[0] / "state" / "envelope.json",
+        "a service's data": outside[1] / "db.txt",
     }
     for path in canaries.values():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,7 +130,11 @@ def test_the_agent_sees_only_what_it_is_given(target_repo, hub_repo, tmp_path, m
                                                               hub_data / "hub.sqlite3"])
     loot_cmd = f"( {reads}; ls -la /root /home /run /srv 2>&1; cat /etc/shadow ) > \"$(dirname " \
                "\"$CODEX_ORCHESTRATOR_REPORT_FILE\")/loot.txt\" 2>&1; true"
-    attacked = run(target_repo, hub_repo, tmp_path, [{"sh": loot_cmd}, GIVE_UP], "Attack the view")
+    try:
+        attacked = run(target_repo, hub_repo, tmp_path, [{"sh": loot_cmd}, GIVE_UP], "Attack the view")
+    finally:
+        for top in outside:
+            shutil.rmtree(top, ignore_errors=True)
     loot = (Path(attacked["codex"]["report_path"]).parent / "loot.txt").read_text(errors="replace")
     assert CANARY not in loot, loot
     assert admin_token not in loot  # the hub's admin token and database: not in the view
