@@ -159,7 +159,7 @@ def test_the_installed_commands_work_outside_the_checkout(venv, tmp_path):
         assert json.loads(status.stdout)["repository"] == "acme/widgets"
         health = _run([bin_ / "cxo-health", "--target", repo], cwd=cwd, env=run_env)
         assert_clean_exit(health, 0, "cxo-health")
-        assert "all seven labels exist" in health.stdout, health.stdout
+        assert "all 8 labels exist" in health.stdout, health.stdout
     finally:
         hub.send_signal(signal.SIGINT)
         out, err = hub.communicate(timeout=30)

@@ -14,6 +14,11 @@ and is not acted on.
 
 Cost: one comment listing (conditional, so a 304 when nothing changed) per open issue without a trigger label
 that has comments; the issue's events only when it holds an unhandled trusted command.
+
+`approve` and `replan` act on a blocked `agent:plan-auto` parent whose posted plan awaits approval
+(tree/approval.py): a trusted one (or the label `labels.planApproved`) takes `agent:blocked` off, marked
+handled the same way; the parent's next run reads the command itself. One more comment listing per blocked
+plan-auto parent with comments.
 """
 
 from __future__ import annotations
@@ -23,13 +28,16 @@ import re
 from .labels import label_names
 
 COMMANDS = {"run": "auto", "plan": "planAuto"}
+PLAN_COMMANDS = ("approve", "replan")  # on a parent whose plan awaits approval (lib/cxo/tree/approval.py)
 MARKER = re.compile(r"<!-- cxo:command comment=(\d+) -->")
 HANDLED, IGNORED = "+1", "eyes"
 
 
 def command_pattern(trigger: str) -> re.Pattern:
-    """`<trigger> run|plan` as a word of its own, not inside a quote (`> ...` lines) or a longer mention."""
-    return re.compile(r"(?<![\w@/.-])" + re.escape(trigger) + r"(?![\w-])\s+(run|plan)\b", re.IGNORECASE)
+    """`<trigger> run|plan|approve|replan` as a word of its own, not inside a quote (`> ...` lines) or a longer
+    mention."""
+    return re.compile(r"(?<![\w@/.-])" + re.escape(trigger) + r"(?![\w-])\s+(run|plan|approve|replan)\b",
+                      re.IGNORECASE)
 
 
 def _own_lines(body: str | None) -> list[str]:
@@ -39,7 +47,8 @@ def _own_lines(body: str | None) -> list[str]:
 
 
 def parse_command(body: str | None, trigger: str) -> str | None:
-    """The last command in a comment body (`run` or `plan`), ignoring quoted lines and code; None without one."""
+    """The last command in a comment body (`run`, `plan`, `approve` or `replan`), ignoring quoted lines and code;
+    None without one."""
     found = None
     pattern = command_pattern(trigger)
     for line in _own_lines(body):
@@ -91,7 +100,7 @@ def issue_commands(policy, tracker, issue: dict, runner_logins: set[str]) -> lis
     found = []
     for comment in comments:
         command = parse_command(comment.get("body"), trigger)
-        if command is None or comment["id"] in handled:
+        if command not in COMMANDS or comment["id"] in handled:
             continue
         kind = author_kind(comment, trusted, runner_logins)
         found.append({"issue": issue["number"], "comment_id": comment["id"],
@@ -128,10 +137,11 @@ def apply_issue_commands(policy, tracker, issues: list[dict], apply: bool = True
     from .connect import runner_logins as logins_of
 
     todo = candidates(policy, issues)
-    if not todo:
+    waiting = waiting_parents(policy, issues)
+    if not todo and not waiting:
         return []
     logins = runner_logins if runner_logins is not None else logins_of(policy, tracker)
-    out = []
+    out = plan_approvals(policy, tracker, waiting, apply, logins, say)
     for issue in sorted(todo, key=lambda i: i["number"]):
         for item in issue_commands(policy, tracker, issue, logins):
             reactions = item.pop("reactions")
@@ -147,6 +157,72 @@ def apply_issue_commands(policy, tracker, issues: list[dict], apply: bool = True
             elif apply and item["action"] == "ignore-untrusted" and not reactions.get(IGNORED):
                 tracker.react_to_comment(item["comment_id"], IGNORED)
                 say(f"issue #{issue['number']}: ignored {item['command']} by @{item['author']} "
+                    f"({item['author_association']}: not trusted)")
+            out.append(item)
+    return out
+
+
+def waiting_parents(policy, issues: list[dict]) -> list[dict]:
+    """Open blocked `agent:plan-auto` parents: the ones whose plan may await approval."""
+    want = {policy.labels["planAuto"].lower(), policy.labels["blocked"].lower()}
+    return [i for i in issues if i.get("pull_request") is None and i.get("state", "open") == "open"
+            and want <= {n.lower() for n in label_names(i)}]
+
+
+def plan_approvals(policy, tracker, parents: list[dict], apply: bool, logins: set[str], say) -> list[dict]:
+    """`<trigger> approve` / `<trigger> replan` (or the label labels.planApproved) on a parent whose posted plan
+    awaits approval: the blocked label comes off, so the parent's next run acts on it (tree/approval.py reads
+    the command itself). Actions: `unblock`, `ignore-untrusted`, `ignore-bot`, `ignore-runner`."""
+    from .tree import approval
+
+    labels = policy.labels
+    trigger = policy["feedback"]["trigger"]
+    trusted = {a.upper() for a in policy["github"]["trustedAuthorAssociations"]}
+    out = []
+    for issue in sorted(parents, key=lambda i: i["number"]):
+        number = issue["number"]
+        approved_label = labels["planApproved"].lower() in {n.lower() for n in label_names(issue)}
+        if not (issue.get("comments") or 0) and not approved_label:
+            continue
+        comments = tracker.list_comments(number)
+        if not approval.awaiting(comments, number, logins):
+            continue
+        handled = {int(m.group(1)) for c in comments
+                   if str((c.get("user") or {}).get("login") or "").lower() in logins
+                   for m in MARKER.finditer(c.get("body") or "")}
+        items = []
+        for comment in comments:
+            command = parse_command(comment.get("body"), trigger)
+            if command not in PLAN_COMMANDS or comment["id"] in handled:
+                continue
+            kind = author_kind(comment, trusted, logins)
+            items.append({"issue": number, "comment_id": comment["id"],
+                          "author": (comment.get("user") or {}).get("login"),
+                          "author_association": comment.get("author_association"), "command": command,
+                          "label": labels["blocked"], "created_at": comment.get("created_at") or "",
+                          "action": "unblock" if kind == "trusted" else f"ignore-{kind}", "done": False,
+                          "reactions": comment.get("reactions") or {}})
+        if approved_label and not any(i["action"] == "unblock" for i in items):
+            items.append({"issue": number, "comment_id": None, "author": None, "author_association": None,
+                          "command": "approve", "label": labels["blocked"], "created_at": "",
+                          "action": "unblock", "done": False, "reactions": {}})
+        unblocked = False
+        for item in items:
+            reactions = item.pop("reactions")
+            if apply and item["action"] == "unblock":
+                if item["comment_id"] is not None:
+                    tracker.create_comment(number, (
+                        f"cxo: @{item['author']} asked to {item['command']} this plan; removed `{labels['blocked']}` "
+                        f"so the next run acts on it.\n\n<!-- cxo:command comment={item['comment_id']} -->"))
+                    tracker.react_to_comment(item["comment_id"], HANDLED)
+                if not unblocked:
+                    tracker.remove_label(number, labels["blocked"])
+                    unblocked = True
+                item["done"] = True
+                say(f"issue #{number}: plan {item['command']}: removed {labels['blocked']}")
+            elif apply and item["action"] == "ignore-untrusted" and not reactions.get(IGNORED):
+                tracker.react_to_comment(item["comment_id"], IGNORED)
+                say(f"issue #{number}: ignored {item['command']} by @{item['author']} "
                     f"({item['author_association']}: not trusted)")
             out.append(item)
     return out

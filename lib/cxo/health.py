@@ -82,9 +82,11 @@ def run_checks(target) -> list[Check]:
                                                             "permissions unknown" if push is None else
                                                             "no push access: the runner cannot publish")))
         have = {lab["name"].lower() for lab in tracker.list_repo_labels()}
-        missing = [name for name in policy.labels.values() if name.lower() not in have]
+        wanted = [name for key, name in policy.labels.items()  # the approval label only when approval is asked
+                  if key != "planApproved" or policy["planning"]["requireApproval"]]
+        missing = [name for name in wanted if name.lower() not in have]
         checks.append(Check("labels", "ok" if not missing else "FAIL",
-                            "all seven labels exist" if not missing else
+                            f"all {len(wanted)} labels exist" if not missing else
                             f"missing {', '.join(missing)}: run cxo-setup --prepare-labels"))
     except CxoError as exc:
         checks.append(Check("repo access", "FAIL", exc.message))

@@ -97,7 +97,7 @@ def check_values(data: dict, shown: str) -> None:
             raise PolicyError(f"{shown}: 'labels.{key}' is empty: give every label a name")
         if name.lower() in names:
             raise PolicyError(f"{shown}: 'labels.{key}' and 'labels.{names[name.lower()]}' are both '{name}': "
-                              "give each of the seven labels its own name")
+                              "give each label its own name")
         names[name.lower()] = key
     api = _lookup(data, ("github", "apiUrl"))
     if isinstance(api, str):

@@ -18,6 +18,7 @@ from .resources import entries, prompts_dir
 LABELS = {
     "auto": ("0e8a16", "cxo: authorized for autonomous implementation"),
     "planAuto": ("1d76db", "cxo: authorized for planning and issue-tree execution"),
+    "planApproved": ("0e8a16", "cxo: a maintainer approved the issue tree's posted plan"),
     "child": ("c5def5", "cxo: child issue of an autonomous parent tree"),
     "running": ("fbca04", "cxo: a runner is working on this issue"),
     "blocked": ("d93f0b", "cxo: the runner needs maintainer input"),
@@ -55,7 +56,8 @@ def policy_text(owner: str | None, repo: str | None, api_url: str | None) -> str
     for key, value in (("owner", owner), ("repo", repo), ("apiUrl", api_url)):
         if value:
             text = re.sub(rf"^  {key}: null.*$", f"  {key}: {json.dumps(value)}", text, count=1, flags=re.M)
-    return text
+    # A policy cxo-setup generates asks for plan approval (the built-in default stays off).
+    return re.sub(r"^  requireApproval: false$", "  requireApproval: true", text, count=1, flags=re.M)
 
 
 def desired_files(target: Path, owner, repo, api_url) -> dict[str, tuple[str, str]]:

@@ -15,8 +15,8 @@ from tests.support.hub_fixtures import Api, start_hub
 
 BIN = Path(sys.executable).parent
 R = "/repos/acme/widgets"
-SEVEN = ["agent:auto", "agent:plan-auto", "agent:child", "agent:running", "agent:blocked", "agent:manual",
-         "agent:review"]
+LABELS = ["agent:auto", "agent:plan-auto", "agent:plan-approved", "agent:child", "agent:running", "agent:blocked",
+          "agent:manual", "agent:review"]
 
 
 def exe(name, *args, env=None, cwd=None):
@@ -29,13 +29,13 @@ def tree(path: Path) -> dict:
             if p.is_file() and ".git" not in p.relative_to(path).parts}
 
 
-def test_setup_creates_the_seven_labels_once_and_keeps_user_edits(target_repo, hub_repo):
+def test_setup_creates_the_labels_once_and_keeps_user_edits(target_repo, hub_repo):
     (target_repo / ".codex-orchestrator" / "config.yaml").unlink()
     first = exe("cxo-setup", "--target", str(target_repo), "--api-url", hub_repo.url, "--prepare-labels", "--json")
     assert first.returncode == 0, first.stderr
-    assert sorted(json.loads(first.stdout)["labels_to_create"]) == sorted(SEVEN)
+    assert sorted(json.loads(first.stdout)["labels_to_create"]) == sorted(LABELS)
     names = [lab["name"] for lab in hub_repo.api.ok("GET", f"{R}/labels")]
-    assert sorted(names) == sorted(SEVEN)
+    assert sorted(names) == sorted(LABELS)
     config = target_repo / ".codex-orchestrator" / "config.yaml"
     loaded = policy_mod.load(target_repo)
     assert (loaded.owner, loaded.repo, loaded.api_url) == ("acme", "widgets", hub_repo.url)
@@ -126,7 +126,7 @@ def test_health_all_ok_then_fails_when_the_hub_is_down(target_repo, hub_repo, hu
                                "codex": {"command": "git"}})
     ok = exe("cxo-health", "--target", str(target_repo))
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "ok   labels: all seven labels exist" in ok.stdout
+    assert "ok   labels: all 7 labels exist" in ok.stdout
     hub.stop()
     down = exe("cxo-health", "--target", str(target_repo))
     assert down.returncode == 1

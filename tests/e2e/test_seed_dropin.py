@@ -93,7 +93,7 @@ def test_health_status_and_run_work_with_the_seeds_config_unchanged(hub, tmp_pat
 
     health = exe("cxo-health", "--target", str(target))
     assert health.returncode == 0, health.stdout + health.stderr
-    assert "ok   labels: all seven labels exist" in health.stdout
+    assert "ok   labels: all 7 labels exist" in health.stdout
     assert "Traceback" not in health.stderr
     # Seed keys cxo does not act on are named, one line each, never refused.
     warned = [line for line in health.stderr.splitlines() if "is accepted but cxo does not act on it" in line]

@@ -32,7 +32,7 @@ def _merged_as(merged: dict) -> str:
     return f"`{merge[:12]}`" + (f" (child `{merged['sha'][:12]}`)" if merge != merged["sha"] else "")
 
 
-def plan_parent(env: dict, policy, args, say, tracker) -> tuple[dict, dict | None]:
+def plan_parent(env: dict, policy, args, say, tracker, context: str = "") -> tuple[dict, dict | None]:
     """The planning run: read-only, in the integration worktree; returns the envelope and the plan report."""
     from .. import prompting
     from ..gitutil import status_porcelain
@@ -43,7 +43,7 @@ def plan_parent(env: dict, policy, args, say, tracker) -> tuple[dict, dict | Non
     head_before = rev_parse(worktree, "HEAD")
     report_path = output_dir(policy, env) / "report.json"
     prompt = prompting.build(policy, issue, tracker.list_comments(issue["number"]), report_path, tree["branch"],
-                             kind="plan")
+                             kind="plan", context=context)
     say("planning: asking the agent for a PRD and a child-issue graph")
     env, report = run_agent(env, policy, args, say, prompt, "plan", "plan-report")
     if report is None:
@@ -89,24 +89,37 @@ def _blocked(env, policy, say, args, tracker, reason: str, details=None) -> dict
     return run_steps(env, policy, say, args, tracker, steps=("publish",))
 
 
-def plan_and_persist(env: dict, policy, say, args, tracker) -> dict:
+def plan_checked(env: dict, policy, say, args, tracker, context: str = "") -> tuple[dict, dict | None]:
+    """Plan the parent (read-only agent run) and validate the plan: (env, report), or (blocked env, None)."""
+    from ..connect import runner_logins
+
+    number, labels = env["issue"]["number"], policy.labels
+    env, report = plan_parent(env, policy, args, say, tracker, context)
+    if report is None:
+        return env, None
+    errors = plan_mod.problems(report)
+    current = children.existing(tracker, number, labels["child"], runner_logins(policy, tracker))
+    if not errors:
+        errors = children.foreign_numbers(plan_mod.build(report), current)
+    if errors:
+        return envelope.block(env, STEP, f"the plan was rejected ({len(errors)} problem(s)): " + "; ".join(errors),
+                              {"errors": errors}), None
+    return env, report
+
+
+def plan_and_persist(env: dict, policy, say, args, tracker, report: dict | None = None) -> dict:
     """Plan the parent (read-only agent run), validate the plan, create or update its children by Stable ID,
-    post the PRD comment and keep the plan in the tree state. `cxo-plan` is this on stdin."""
+    post the PRD comment and keep the plan in the tree state. `cxo-plan` is this on stdin. With `report` (an
+    approved plan, validated when it was made) the agent is not asked again."""
     from ..connect import runner_logins
     from ..steps import publish
 
     number, labels = env["issue"]["number"], policy.labels
     logins = runner_logins(policy, tracker)
-    env, report = plan_parent(env, policy, args, say, tracker)
     if report is None:
-        return env
-    errors = plan_mod.problems(report)
-    current = children.existing(tracker, number, labels["child"], logins)
-    if not errors:
-        errors = children.foreign_numbers(plan_mod.build(report), current)
-    if errors:
-        return envelope.block(env, STEP, f"the plan was rejected ({len(errors)} problem(s)): " + "; ".join(errors),
-                              {"errors": errors})
+        env, report = plan_checked(env, policy, say, args, tracker)
+        if report is None:
+            return env
     plan = plan_mod.build(report)
     made = children.persist(tracker, plan, env["claim"]["issue"], labels, logins, say)
     publish.upsert_comment(tracker, number, tree_report.PRD_MARKER.format(number),
@@ -181,11 +194,64 @@ def publish_tree(env: dict, policy, say, args, tracker) -> dict:
     return _finish(env, policy, say, args, tracker, run, plan, numbers, states)
 
 
+def _approval(env: dict, policy, say, args, tracker) -> tuple[dict, dict | None]:
+    """planning.requireApproval: (env, the approved plan report) when the plan is approved; else the env
+    (blocked: the plan is posted and waits, or planning failed) and None. See tree/approval.py."""
+    from ..connect import runner_logins
+    from . import approval
+
+    number = env["issue"]["number"]
+    logins = runner_logins(policy, tracker)
+    issue = tracker.get_issue(number)
+    source = approval.source_digest(issue)
+    state = load_state(policy, number) or {}
+    pending = state.get("approval")
+    comments = tracker.list_comments(number)
+    context = ""
+    if pending and pending["source"] == source and pending.get("state") == "awaiting":
+        decision, guidance = approval.decide(policy, issue, comments, pending, logins)
+        if decision == "approve":
+            say(f"the plan of #{number} is approved: creating its children from the approved plan")
+            return env, pending["report"]
+        if decision == "wait":
+            return envelope.block(env, STEP, approval.reason(policy), {"plan": pending["plan"]}), None
+        say(f"re-planning #{number} with the maintainer's guidance")
+        context = approval.guidance_context(guidance)
+    elif pending:
+        say(f"the title or body of #{number} changed since its plan was posted: planning again")
+    env, report = plan_checked(env, policy, say, args, tracker, context)
+    if report is None:
+        return env, None
+    plan = plan_mod.build(report)
+    comment = approval.post(tracker, policy, number, plan, report, source, "awaiting")
+    names = {(lab["name"] if isinstance(lab, dict) else lab).lower() for lab in issue.get("labels") or []}
+    if policy.label("planApproved").lower() in names:  # an approval of an earlier plan no longer counts
+        tracker.remove_label(number, policy.label("planApproved"))
+    seen = max([c["id"] for c in comments] + [comment["id"]])
+    state = load_state(policy, number) or {}
+    save_state(policy, number, {**state, "approval": {"report": report, "plan": approval.plan_digest(report),
+                                                      "source": source, "state": "awaiting", "seen": seen,
+                                                      "comment_id": comment["id"]}})
+    say(f"posted the plan of #{number}: it waits for approval")
+    return envelope.block(env, STEP, approval.reason(policy), {"plan": approval.plan_digest(report)}), None
+
+
 def _run(env: dict, policy, say, args, tracker) -> dict:
     number = env["issue"]["number"]
     if load_state(policy, number) is None or getattr(args, "replan", False) or \
             "report" not in (load_state(policy, number) or {}):
-        env = plan_and_persist(env, policy, say, args, tracker)
+        approved = None
+        if policy["planning"]["requireApproval"] and not getattr(args, "replan", False):
+            env, approved = _approval(env, policy, say, args, tracker)
+            if approved is None:
+                return _blocked(env, policy, say, args, tracker, env["blocked"]["reason"], env["blocked"]["details"])
+        env = plan_and_persist(env, policy, say, args, tracker, report=approved)
+        if approved is not None and not envelope.is_blocked(env):
+            from . import approval
+
+            pending = load_state(policy, number)["approval"]
+            approval.post(tracker, policy, number, plan_mod.build(approved), approved, pending["source"], "approved")
+            save_state(policy, number, {**load_state(policy, number), "approval": {**pending, "state": "approved"}})
         if envelope.is_blocked(env):
             return _blocked(env, policy, say, args, tracker, env["blocked"]["reason"], env["blocked"]["details"])
     plan, numbers, states, state = read_back(env, policy, tracker)
