@@ -33,7 +33,8 @@ def test_demo_tree_plans_two_children_runs_them_in_order_and_opens_one_integrati
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     out = proc.stdout
     assert "outcome:   review (cxo-run exit 0)" in out and "head=agent/tree-1-" in out
-    assert "labels:    agent:plan-auto, agent:review" in out
+    assert "labels:    agent:plan-approved, agent:plan-auto, agent:review" in out  # approved with the label
+    assert "the plan is posted on the parent and awaits approval" in proc.stderr
     assert "child:     #2 Add multiply to calc.ops (agent:auto, agent:child, agent:review)" in out
     assert "child:     #3 Add calc.power.power (agent:auto, agent:child, agent:review)" in out
     for closes in ("Closes #1", "Closes #2", "Closes #3"):

@@ -157,12 +157,26 @@ def demo(work: Path, tree: bool = False) -> int:
         say(f"opened issue #{issue['number']} with {'agent:plan-auto' if tree else 'agent:auto'}; running cxo-run")
 
         out_path = work / "final-envelope.json"
-        with open(out_path, "w") as out:
-            saved, sys.stdout = sys.stdout, out
-            try:
-                code = run_cli.main(["--target", str(target), "--issue", str(issue["number"])])
-            finally:
-                sys.stdout = saved
+
+        def cxo_run() -> int:
+            with open(out_path, "w") as out:
+                saved, sys.stdout = sys.stdout, out
+                try:
+                    return run_cli.main(["--target", str(target), "--issue", str(issue["number"])])
+                finally:
+                    sys.stdout = saved
+
+        code = cxo_run()
+        waiting = (json.loads(out_path.read_text()).get("blocked") or {}).get("reason", "")
+        if tree and code == 3 and waiting.startswith("plan awaits approval"):
+            # planning.requireApproval (what cxo-setup writes): the plan is posted on the parent and waits. The
+            # maintainer approves it with the label and takes the block off; the next run creates the children.
+            say("the plan is posted on the parent and awaits approval: approving it as a maintainer would "
+                "(label agent:plan-approved), then running cxo-run again")
+            call(hub.url, "POST", f"/repos/{owner}/{name}/issues/{issue['number']}/labels",
+                 {"labels": ["agent:plan-approved"]})
+            call(hub.url, "DELETE", f"/repos/{owner}/{name}/issues/{issue['number']}/labels/agent:blocked")
+            code = cxo_run()
         if code not in (0, 3):
             say(f"cxo-run failed with exit status {code} (see its error above)")
             return code

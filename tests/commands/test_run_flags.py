@@ -68,7 +68,9 @@ def test_dry_run_of_an_auto_issue_shows_the_plan_and_writes_nothing(target_repo,
     assert f"fetches main from {hub_repo.url}/acme/widgets.git into origin/main" in text
     assert f"read from commit {policy_commit}" in text
     assert "gates:       safety -> report -> checks -> tdd -> review -> cleanup -> visual" in text
-    assert f"agent:       {sys.executable} " in text and "fake_agent.py --script" in text
+    from cxo.redact import redact
+
+    assert f"agent:       {redact(sys.executable)} " in text and "fake_agent.py --script" in text
     assert "sandbox:     bubblewrap: " in text
     assert "network:     allowlist (pypi.org)" in text
     assert "  setup:\n    deps: true (timeout 60s)\n  checks:\n    tests: " in text

@@ -83,9 +83,10 @@ def install_roots(program: str, path_env: str | None = None, depth: int = 0) -> 
             home = _venv_home(venv)
             if home:
                 roots.append(home)
-    if "node_modules" in real.parts:
-        index = len(real.parts) - 1 - real.parts[::-1].index("node_modules")
-        roots.append(Path(*real.parts[: index + 1]))
+    for candidate in (plain, real):  # the path it is called by and where it lives (a linked tools directory)
+        if "node_modules" in candidate.parts:
+            index = len(candidate.parts) - 1 - candidate.parts[::-1].index("node_modules")
+            roots.append(Path(*candidate.parts[: index + 1]))
     for candidate in (plain, real):
         if candidate.parent.name == "shims" and (candidate.parent.parent / "versions").is_dir():  # pyenv, rbenv
             roots.append(candidate.parent.parent)
