@@ -94,7 +94,9 @@ def test_dry_run_json_is_one_object_on_stdout(target_repo, hub_repo, tmp_path):
     assert plan["base"]["branch"] == "main" and plan["base"]["remote"] == "origin"
     assert plan["policy"]["source"] == git(target_repo, "rev-parse", "origin/main").strip()
     assert plan["policy"]["gates"][0] == "safety"
-    assert plan["agent"]["kind"] == "command" and plan["agent"]["command"][0] == sys.executable
+    from cxo.redact import redact
+
+    assert plan["agent"]["kind"] == "command" and plan["agent"]["command"][0] == redact(sys.executable)
     assert plan["sandbox"]["isolation"] == "bubblewrap" and plan["sandbox"]["usable"] is True
     assert plan["network"] == {"mode": "allowlist", "allow_hosts": ["pypi.org"]}
     assert [s["name"] for s in plan["setup"]] == ["deps"] and [c["name"] for c in plan["checks"]] == ["tests"]
