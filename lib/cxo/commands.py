@@ -29,6 +29,10 @@ from .labels import label_names
 
 COMMANDS = {"run": "auto", "plan": "planAuto"}
 PLAN_COMMANDS = ("approve", "replan")  # on a parent whose plan awaits approval (lib/cxo/tree/approval.py)
+# An issue tree's runner-owned plan comment (lib/cxo/tree/approval.py writes it) and whether it awaits approval.
+PLAN_MARKER = "<!-- cxo:plan-approval issue={} -->"
+PLAN_STATE = re.compile(r"<!-- cxo:plan-approval-state plan=([0-9a-f]+) source=([0-9a-f]+) "
+                        r"state=(awaiting|approved) -->")
 MARKER = re.compile(r"<!-- cxo:command comment=(\d+) -->")
 HANDLED, IGNORED = "+1", "eyes"
 
@@ -173,7 +177,6 @@ def plan_approvals(policy, tracker, parents: list[dict], apply: bool, logins: se
     """`<trigger> approve` / `<trigger> replan` (or the label labels.planApproved) on a parent whose posted plan
     awaits approval: the blocked label comes off, so the parent's next run acts on it (tree/approval.py reads
     the command itself). Actions: `unblock`, `ignore-untrusted`, `ignore-bot`, `ignore-runner`."""
-    from .tree import approval
 
     labels = policy.labels
     trigger = policy["feedback"]["trigger"]
@@ -185,7 +188,7 @@ def plan_approvals(policy, tracker, parents: list[dict], apply: bool, logins: se
         if not (issue.get("comments") or 0) and not approved_label:
             continue
         comments = tracker.list_comments(number)
-        if not approval.awaiting(comments, number, logins):
+        if not plan_awaiting(comments, number, logins):
             continue
         handled = {int(m.group(1)) for c in comments
                    if str((c.get("user") or {}).get("login") or "").lower() in logins
@@ -226,3 +229,14 @@ def plan_approvals(policy, tracker, parents: list[dict], apply: bool, logins: se
                     f"({item['author_association']}: not trusted)")
             out.append(item)
     return out
+
+
+def plan_awaiting(comments: list[dict], number: int, runner_logins: set[str]) -> bool:
+    """Whether the parent's runner-owned plan comment says its plan waits for approval."""
+    for comment in comments:
+        body = comment.get("body") or ""
+        if PLAN_MARKER.format(number) in body and str((comment.get("user") or {}).get("login") or "").lower() \
+                in runner_logins:
+            found = PLAN_STATE.search(body)
+            return bool(found) and found.group(3) == "awaiting"
+    return False

@@ -22,8 +22,10 @@ import hashlib
 import json
 import re
 
-MARKER = "<!-- cxo:plan-approval issue={} -->"
-STATE = re.compile(r"<!-- cxo:plan-approval-state plan=([0-9a-f]+) source=([0-9a-f]+) state=(awaiting|approved) -->")
+# The plan comment's markers and `awaiting` live with the other comment readers (commands.py), which the daemon's
+# command pass reads without importing the tree.
+from ..commands import PLAN_MARKER as MARKER  # noqa: E402
+from ..commands import plan_awaiting as awaiting  # noqa: E402,F401
 
 
 def plan_digest(report: dict) -> str:
@@ -37,17 +39,6 @@ def source_digest(issue: dict) -> str:
 def reason(policy) -> str:
     return (f"plan awaits approval: comment `{policy['feedback']['trigger']} approve` or add the label "
             f"{policy.label('planApproved')}")
-
-
-def awaiting(comments: list[dict], number: int, runner_logins: set[str]) -> bool:
-    """Whether the parent's runner-owned plan comment says its plan waits for approval."""
-    for comment in comments:
-        body = comment.get("body") or ""
-        if MARKER.format(number) in body and str((comment.get("user") or {}).get("login") or "").lower() \
-                in runner_logins:
-            found = STATE.search(body)
-            return bool(found) and found.group(3) == "awaiting"
-    return False
 
 
 def comment_body(number: int, plan, report: dict, source: str, state: str, policy) -> str:
