@@ -38,10 +38,9 @@ def logins(policy, tracker) -> set[str]:
 
 def check_prompts(policy) -> None:
     """prompting.check_prompts, reading the prompts in place (the run copies a committed prompt out first)."""
-    from .errors import PolicyError
     from .policy import POLICY_DIR
     from .policy_checks import check_template
-    from .prompting import PROMPT_PLACEHOLDERS
+    from .prompting import PROMPT_PLACEHOLDERS, read_prompt
     from .resources import prompts_dir
 
     for key, allowed in PROMPT_PLACEHOLDERS.items():
@@ -51,13 +50,7 @@ def check_prompts(policy) -> None:
             str(policy.target / POLICY_DIR / rel)
         if text is None:
             packaged = prompts_dir() / Path(rel).name
-            shown = str(packaged)
-            try:
-                text = packaged.read_text(encoding="utf-8")
-            except UnicodeDecodeError:
-                raise PolicyError(f"{shown}: not UTF-8 text: save the prompt as UTF-8") from None
-            except OSError as exc:
-                raise PolicyError(f"{shown}: cannot read the prompt ({exc.strerror}): fix prompts.{key}") from None
+            shown, text = str(packaged), read_prompt(packaged, key)
         check_template(text, allowed, f"prompts.{key}", shown)
 
 

