@@ -116,10 +116,25 @@ def _finish(lines: list[str]) -> str:
     return text
 
 
+def usage_marker(env: dict) -> str:
+    """This run's spend as a hidden marker every host reads (cxo-metrics, runner.budget): runner-written numbers
+    only, one per run (a run's earlier runs carry their own)."""
+    import json
+    from datetime import UTC, datetime
+
+    agent = env.get("codex") or {}
+    figures = agent.get("usage") or {}
+    issue = (env.get("issue") or {}).get("number")
+    data = {"run": env["run_id"], "issue": issue, "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            **{key: int(figures.get(key) or 0) for key in ("input_tokens", "cached_input_tokens", "output_tokens",
+                                                            "total_tokens")}}
+    return "<!-- cxo:usage " + json.dumps(data, sort_keys=True, separators=(",", ":")) + " -->"
+
+
 def _done(env: dict) -> str:
     from .claims import done_marker
 
-    return done_marker(env["run_id"])
+    return done_marker(env["run_id"]) + usage_marker(env)
 
 
 def isolation_line(env: dict) -> list[str]:

@@ -11,7 +11,8 @@ def round_head(env: dict) -> str:
     info = env["round"]
     pushed = (env.get("publish") or {}).get("pushed_sha") or info.get("head_sha")
     return (round_marker(info["n"]) + handled_marker(i["key"] for i in info["items"])
-            + (pushed_marker(pushed) if pushed else "") + f"<!-- run={env['run_id']} -->")
+            + (pushed_marker(pushed) if pushed else "") + f"<!-- run={env['run_id']} -->"
+            + report.usage_marker(env))
 
 
 def spent(env: dict) -> str:
