@@ -59,6 +59,22 @@ def create_issue(hub, req, owner, repo):
     return 201, hub.issue_json(row, issue_row), {"Location": f"{hub.base}/repos/{hub.full(row)}/issues/{number}"}
 
 
+@route("GET", "/repos/{owner}/{repo}/issues/comments", "issues/list-comments-for-repo")
+def list_comments_for_repo(hub, req, owner, repo):
+    """Every issue and PR comment of the repository (before issues/get, which would take `comments` for a
+    number); `since` (updated at or after), `sort` created|updated, `direction` asc|desc, as GitHub has them."""
+    row = hub.repo_or_404(owner, repo, req.login)
+    sql, args = "SELECT * FROM comments WHERE repo_id = ?", [row["id"]]
+    if req.arg("since"):
+        sql += " AND updated_at >= ?"
+        args.append(req.arg("since"))
+    key = "updated_at" if req.arg("sort") == "updated" else "created_at"
+    order = "DESC" if req.arg("direction") == "desc" else "ASC"
+    rows = hub.store.q(sql + f" ORDER BY {key} {order}, id {order}", *args)
+    page, headers = hub.paginate(req, rows, req.path)
+    return 200, [hub.comment_json(row, c) for c in page], headers
+
+
 @route("GET", "/repos/{owner}/{repo}/issues/{number}", "issues/get")
 def get_issue(hub, req, owner, repo, number):
     row = hub.repo_or_404(owner, repo, req.login)
