@@ -117,6 +117,11 @@ class Daemon:
             from .pace import hold, state
 
             start, paced = hold(state(self.policy, self.tracker, issues), start)
+            if start:  # spend caps (lib/cxo/measure/caps.py): past a cap, new issues wait for the reset
+                from .measure import caps
+
+                start, capped = caps.hold(caps.state(self.policy, self.tracker), start)
+                paced.update(capped)
             if paced:
                 self.say(f"{next(iter(paced.values()))}: holding back {', '.join(f'#{n}' for n in paced)}")
         ran = self.run_many(start, max_runs)

@@ -82,7 +82,12 @@ def collect(policy, tracker=None) -> dict:
     from .pace import state as pace_state
 
     pace = pace_state(policy, tracker, issues)
-    _, held = hold(pace, [item["number"] for item in eligible])
+    started, held = hold(pace, [item["number"] for item in eligible])
+    # Spend caps (lib/cxo/measure/caps.py): past runner.budget, new issues wait for the reset.
+    from .measure import caps as spend_caps
+
+    budget = spend_caps.state(policy, tracker)
+    held.update(spend_caps.hold(budget, started)[1])
     for item in eligible:
         if item["number"] in held:
             item["eligible"], item["reason"] = False, held[item["number"]]
@@ -98,6 +103,7 @@ def collect(policy, tracker=None) -> dict:
     return {"repository": f"{policy.owner}/{policy.repo}", "eligible": eligible, "skipped": skipped,
             "commands": commands, "feedback": feedback, "work": work(eligible, feedback),
             "trees": trees(policy, tracker, issues), "pace": pace.to_json() if pace else None,
+            "budget": budget.to_json() if budget else None,
             "local": local_state(policy)}
 
 
@@ -181,6 +187,13 @@ def table(result: dict) -> str:
         waiting = ", ".join(f"#{n}" for n in pace["open"]) or "none"
         lines += ["", f"pacing to reviewers ({', '.join(limits)}): open cxo PRs {waiting}"
                   + (f"; full: {', '.join(pace['fullOwners'])}" if pace["fullOwners"] else "")]
+    budget = result.get("budget")
+    if budget:  # runner.budget (lib/cxo/measure/caps.py)
+        spent = budget["spent"]
+        lines += ["", f"spend: {spent['day']['tokens']:,} tokens today, {spent['week']['tokens']:,} this week"
+                  + (f"; cost {spent['day']['cost']:.2f} today, {spent['week']['cost']:.2f} this week"
+                     if spent["day"]["cost"] is not None else "")
+                  + (f"; cap reached, new issues wait until {budget['resets_at']}" if budget["reached"] else "")]
     verbs = {"add-label": "would add {label}", "superseded": "superseded by a newer command",
              "stale": "older than the last removal of a trigger label", "ignore-untrusted": "ignored: not trusted",
              "ignore-bot": "ignored: a bot", "ignore-runner": "ignored: the runner's own comment"}

@@ -122,6 +122,14 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
             say(f"issue #{number} is not started: {held}")
             return envelope.block(env, STEP, f"not eligible: {held}",
                                   {"labels": verdict.labels, "claimed": False, "pace": pace.to_json()})
+        # A new issue waits while a spend cap is reached (lib/cxo/measure/caps.py): refused before any write.
+        from ..measure.caps import check_start as check_caps
+
+        held, caps = check_caps(policy, tracker)
+        if held:
+            say(f"issue #{number} is not started: {held}")
+            return envelope.block(env, STEP, f"not eligible: {held}",
+                                  {"labels": verdict.labels, "claimed": False, "budget": caps.to_json()})
 
     if env.get("round"):
         note = (note + "\n" if note else "") + (f"Feedback round {env['round']['n']} on PR #{env['round']['pull']}."
