@@ -7,6 +7,7 @@ from pathlib import Path
 
 from . import envelope
 from .errors import InputError, PolicyError
+from .measure import telemetry
 
 STEPS = ("claim", "worktree", "codex", "gate", "publish")
 
@@ -27,16 +28,18 @@ def run_steps(env: dict, policy, say, args=None, tracker=None, steps=STEPS, modu
 
     tracker = tracker or tracker_for(policy)
     heartbeat = None
-    try:
-        for step in steps:
-            if step == "publish" and heartbeat:
+    with telemetry.run(lambda: env, policy):  # OpenTelemetry, when configured (lib/cxo/measure/telemetry.py)
+        try:
+            for step in steps:
+                if step == "publish" and heartbeat:
+                    heartbeat.stop()
+                if heartbeat is None and "claim" in env and step != "publish" and not envelope.is_blocked(env):
+                    heartbeat = heartbeat_for(env, policy, say)
+                with telemetry.span(f"cxo.step.{step}", policy, step=step, env=lambda: env):  # noqa: B023
+                    env = _one_step(env, step, policy, say, args, tracker, (modules or {}).get(step))
+        finally:
+            if heartbeat:
                 heartbeat.stop()
-            if heartbeat is None and "claim" in env and step != "publish" and not envelope.is_blocked(env):
-                heartbeat = heartbeat_for(env, policy, say)
-            env = _one_step(env, step, policy, say, args, tracker, (modules or {}).get(step))
-    finally:
-        if heartbeat:
-            heartbeat.stop()
     return env
 
 

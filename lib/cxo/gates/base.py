@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..gitutil import ChangeSet
+from ..measure import telemetry
 
 
 @dataclass
@@ -65,7 +66,8 @@ def run_gates(ctx: GateContext, names: list[str]) -> list[dict]:
     for name in names:
         gate = load(name)
         ctx.say(f"gate {name}: running")
-        result = run_one(gate, ctx) if gate else verdict(name, "skip", "not available in this version")
+        with telemetry.span(f"cxo.gate.{name}", gate=name, verdict=lambda: result["verdict"]):  # noqa: B023 (read at its end)
+            result = run_one(gate, ctx) if gate else verdict(name, "skip", "not available in this version")
         ctx.say(f"gate {name}: {result['verdict']} - {result['summary']}")
         results.append(result)
         ctx.verdicts = results
