@@ -10,6 +10,8 @@ class ReportGate(Gate):
     def applies(self, ctx):
         if ctx.report is None and ctx.envelope is None:
             return False, "no completion report given (--report FILE)"
+        if ctx.report is None and ((ctx.envelope or {}).get("codex") or {}).get("agent") == "none":
+            return False, "no agent ran: the runner merged the base cleanly (an update round)"
         return True, ""
 
     def run(self, ctx) -> dict:

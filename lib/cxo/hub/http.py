@@ -114,7 +114,11 @@ class Handler(BaseHTTPRequestHandler):
             status, data = err.status, err.body()
             headers.update(err.headers or {})
             admin = op_id.startswith("hub/")
-        payload = b"" if data is None else json.dumps(data).encode()
+        if isinstance(data, bytes):  # a log's text (actions/jobs/{id}/logs' download)
+            payload = data
+            headers["Content-Type"] = "text/plain; charset=utf-8"
+        else:
+            payload = b"" if data is None else json.dumps(data).encode()
         if method == "GET" and status == 200:
             etag = '"' + hashlib.sha1(payload).hexdigest() + '"'
             headers["ETag"] = etag

@@ -128,6 +128,12 @@ class Hub:
         if scheme.lower() not in ("token", "bearer") or not token:
             raise HubError(401, "Bad credentials")
         if self.tokens is None:
+            if token.startswith("as:app/"):
+                # A GitHub App's installation token (check runs need one): it acts as `<slug>[bot]`.
+                if not valid_login(token[7:]):
+                    raise HubError(401, "Bad credentials")
+                self.store.user(f"{token[7:]}[bot]", "Bot")
+                return f"{token[7:]}[bot]"
             if token.startswith("as:") and len(token) > 3:
                 if not valid_login(token[3:]):
                     raise HubError(401, "Bad credentials")

@@ -42,6 +42,13 @@ CREATE TABLE IF NOT EXISTS review_comments (
 CREATE TABLE IF NOT EXISTS reactions (
   id INTEGER PRIMARY KEY, subject TEXT, subject_id INTEGER, user TEXT COLLATE NOCASE, content TEXT, created_at TEXT,
   UNIQUE(subject, subject_id, user, content));
+CREATE TABLE IF NOT EXISTS check_runs (
+  id INTEGER PRIMARY KEY, repo_id INTEGER, head_sha TEXT, name TEXT, app TEXT COLLATE NOCASE, status TEXT,
+  conclusion TEXT, details_url TEXT, external_id TEXT, title TEXT, summary TEXT, text TEXT, log TEXT,
+  started_at TEXT, completed_at TEXT);
+CREATE TABLE IF NOT EXISTS statuses (
+  id INTEGER PRIMARY KEY, repo_id INTEGER, sha TEXT, state TEXT, context TEXT, description TEXT, target_url TEXT,
+  creator TEXT, created_at TEXT, updated_at TEXT);
 CREATE TABLE IF NOT EXISTS org_members (org TEXT COLLATE NOCASE, login TEXT COLLATE NOCASE, UNIQUE(org, login));
 """
 

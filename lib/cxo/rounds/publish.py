@@ -79,7 +79,13 @@ def _push_and_reply(env, policy, tracker, say, section, resumed) -> dict:
         raise CxoError(f"refusing to push: the PR's branch {info['branch']} is a base branch")
     subject = f"cxo: feedback round {info['n']} on #{env['issue']['number']}: " \
               f"{one_line(env['claim']['issue']['title'], 100)}"
-    section["commit_created"] = plain.commit_checked(policy, env, worktree, say, subject)
+    if info.get("update"):
+        # An update round publishes one merge commit of the base into the PR (rounds/update.py).
+        from .update import conclude
+
+        section["commit_created"] = conclude(policy, env, worktree, plain.publishable_paths(env), say)
+    else:
+        section["commit_created"] = plain.commit_checked(policy, env, worktree, say, subject)
     killpoints.reached("round:after-commit")
     head = rev_parse(worktree, "HEAD")
     if head != info["head_sha"]:

@@ -1,18 +1,25 @@
-"""`cxo-run --pr N`: one feedback round on a cxo draft PR, or the one notice that it had its rounds.
+"""`cxo-run --pr N`: one round on a cxo draft PR, or the one notice that it had its rounds.
 
-The steps are the pipeline's (claim, agent, gates) with the round's own worktree and publish; the envelope's
-`round` section carries the PR, the round number and the feedback items. A round killed mid-way is resumed
-from its saved envelopes like any run (runner.run_issue hands it back here).
+A round is one of three kinds, chosen by what the PR needs, in this order (`choose`):
+- `update`: its base branch moved and it no longer merges (or is behind, `feedback.updateWhen`): the runner
+  merges the base in and an agent resolves any conflicts (rounds/update.py);
+- `ci`: trusted checks fail on its head (rounds/checks.py): an agent fixes the cause;
+- `feedback`: trusted review feedback waits (feedback.py).
+Every kind counts against `feedback.maxRounds`. The steps are the pipeline's (claim, agent, gates) with the
+round's own worktree, agent step and publish; the envelope's `round` section carries the PR, the round number,
+its kind and what it acts on. A round killed mid-way is resumed from its saved envelopes like any run
+(runner.run_issue hands it back here).
 """
 
 from .. import envelope
 from ..feedback import REPORT, is_cxo_pull, last_pushed, pending
 from ..pipeline import run_steps
+from . import agent as round_agent
 from . import publish as round_publish
 from . import report as round_report
 from . import worktree as round_worktree
 
-MODULES = {"worktree": round_worktree, "publish": round_publish}
+MODULES = {"worktree": round_worktree, "codex": round_agent, "publish": round_publish}
 AFTER_CLAIM = ("worktree", "codex", "gate", "publish")
 
 
@@ -79,22 +86,45 @@ def round_envelope(policy, tracker, pull: dict, issue: int, logins: set[str], ru
     conversation = found["conversation"]
     max_rounds = policy["feedback"]["maxRounds"]
     done = len(found["rounds"])
-    if not found["triggers"]:
-        say(f"PR #{number}: no trusted feedback to act on")
-        return envelope.block(env, "claim", "not eligible: no trusted feedback since the last round",
+    kind, detail = choose(policy, tracker, pull, found)
+    if kind is None:
+        say(f"PR #{number}: nothing to act on (no trusted feedback, the base merges, no failing trusted check)")
+        return envelope.block(env, "claim", "not eligible: no trusted feedback since the last round, and "
+                              "neither a moved base nor a failing check to act on",
                               {"claimed": False, "ignored": found["ignored"]})
     if done >= max_rounds:
         _stop_once(tracker, pull, conversation, logins, max_rounds, say)
         return envelope.block(env, "claim", f"not eligible: PR #{number} had its {max_rounds} feedback "
                               "round(s) (feedback.maxRounds)", {"claimed": False})
-    env["round"] = {"pull": number, "n": done + 1, "max_rounds": max_rounds, "branch": pull["head"]["ref"],
-                    "base_branch": pull["base"]["ref"], "pr_url": pull.get("html_url") or pull.get("url") or "",
+    feedback = kind == "feedback"
+    env["round"] = {"pull": number, "n": done + 1, "kind": kind, "max_rounds": max_rounds,
+                    "branch": pull["head"]["ref"], "base_branch": pull["base"]["ref"],
+                    "pr_url": pull.get("html_url") or pull.get("url") or "",
                     "last_pushed": last_pushed(pull, found["rounds"]),
-                    "items": [{k: v for k, v in item.items() if v is not None} for item in found["items"]],
-                    "triggers": found["triggers"], "ignored": found["ignored"]}
-    say(f"PR #{number}: feedback round {done + 1} of {max_rounds} for issue #{issue} "
-        f"({len(found['items'])} item(s))")
+                    "items": [{k: v for k, v in item.items() if v is not None} for item in found["items"]]
+                    if feedback else [],
+                    "triggers": found["triggers"] if feedback else [], "ignored": found["ignored"]}
+    if detail is not None:
+        env["round"][kind if kind == "update" else "checks"] = detail
+    what = {"feedback": f"{len(found['items'])} feedback item(s)",
+            "update": f"base moved, {len((detail or {}).get('conflicts') or [])} file(s) in conflict",
+            "ci": f"{len((detail or {}).get('failing') or [])} failing check(s)"}[kind]
+    say(f"PR #{number}: {kind} round {done + 1} of {max_rounds} for issue #{issue} ({what})")
     return env
+
+
+def choose(policy, tracker, pull: dict, found: dict) -> tuple[str | None, dict | None]:
+    """The round a PR needs now, as (kind, detail): ("update", update.need's), ("ci", checks.failing's),
+    ("feedback", None) or (None, None)."""
+    from . import checks, update
+
+    moved = update.detect(policy, pull, found["rounds"])
+    if moved is not None:
+        return "update", moved
+    failing = checks.failing(policy, tracker, pull, found["rounds"])
+    if failing is not None:
+        return "ci", failing
+    return ("feedback", None) if found["triggers"] else (None, None)
 
 
 def resume(policy, tracker, saved: dict, args, say) -> dict:

@@ -66,8 +66,18 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
         made = _place(target, path, branch, head, details, say)
         if isinstance(made, str):
             return envelope.block(env, STEP, made, details)
+        if info.get("kind") == "update":
+            # The base comes in by the runner's merge commit (rounds/update.py); the PR is checked against it.
+            from .update import merge
+
+            info["update"] = merge(env, policy, Path(path), head, base_head, say)
+            base_sha = base_head
     env["worktree"] = {"path": str(Path(path)), "branch": branch, "base_branch": base, "remote": remote_name,
                        "base_sha": base_sha, "head_sha": head, "round_start_sha": head, "reused": made}
+    if info.get("kind") == "update":
+        # The agent's own work is what it does on top of the runner's merge (the conflicts it resolves).
+        env["worktree"]["round_start_sha"] = info["update"]["merge_sha"]
+        env["worktree"]["runner_commits"] = [info["update"]["merge_sha"]]
     if not made:
         from ..steps.worktree import prepare_tree
 

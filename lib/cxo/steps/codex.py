@@ -76,7 +76,7 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     tracker = tracker or tracker_for(policy)
     report_path = output_dir(policy, env) / "report.json"
     # A feedback round's prompt carries the reviewers' items (the round's comments live on the PR, not here).
-    context = prompting.feedback_context(env["round"]) if env.get("round") else ""
+    context = prompting.round_context(env["round"]) if env.get("round") else ""
     from ..claims import listing_at_claim
 
     comments = listing_at_claim(env["run_id"], env["claim"]["comment_id"])

@@ -22,6 +22,8 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     changes = collect_changes(worktree, env["worktree"]["base_sha"])
     # The runner's own commits of work kept at a token budget are not the agent's local commits.
     kept = set(kept_shas(policy, env["worktree"]["branch"]))
+    # ... nor is the merge commit an update round's runner made to bring the base in (rounds/update.py).
+    kept.update(env["worktree"].get("runner_commits") or [])
     kept_commits = [c for c in changes.commits if c["sha"] in kept]
     changes.commits = [c for c in changes.commits if c["sha"] not in kept]
     report = env["codex"].get("report")
@@ -42,7 +44,7 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     if own.commits and not policy["git"]["allowLocalCommits"]:
         return envelope.block(env, STEP, f"local commits are not allowed by policy (git.allowLocalCommits): the agent "
                               f"made {len(own.commits)}", {"commits": own.commits})
-    if own.empty:
+    if own.empty and not env["worktree"].get("runner_commits"):
         if report and report.get("noChangesNeeded"):
             # Nothing to publish but the agent's conclusion: publish reports it for review without a PR.
             say("no changes, and the report says none were needed")

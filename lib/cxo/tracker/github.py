@@ -424,6 +424,29 @@ class GitHubTracker(LabelsMixin, IssueLinksMixin, ReviewsMixin):
     def get_pull(self, number: int) -> dict:
         return self._request("GET", self._repo_path(f"/pulls/{int(number)}"))
 
+    # ---- checks and commit statuses (CI fix rounds) ---------------------------------------------
+
+    def list_check_runs(self, ref: str) -> list[dict]:
+        """The check runs on a commit (the newest of each name first, as GitHub lists them; one page of 100)."""
+        body = self._request("GET", self._repo_path(f"/commits/{quote(ref, safe='')}/check-runs"),
+                             {"per_page": PER_PAGE, "filter": "latest"})
+        return list((body or {}).get("check_runs") or [])
+
+    def combined_status(self, ref: str) -> dict:
+        """The commit statuses of a commit, the newest per context (`statuses`), and their combined `state`."""
+        return self._request("GET", self._repo_path(f"/commits/{quote(ref, safe='')}/status"),
+                             {"per_page": PER_PAGE}) or {}
+
+    def job_log(self, job_id: int) -> str | None:
+        """An Actions job's log as text (GitHub answers 302 to a short-lived download URL, followed here); None
+        when there is none to read (expired, or not an Actions job)."""
+        api = self._ensure_api()
+        resp = self._client.get(self._url(self._repo_path(f"/actions/jobs/{int(job_id)}/logs")),
+                                headers=api.base_headers)
+        if resp.status_code != 200:
+            return None
+        return resp.text
+
     # ---- git refs ------------------------------------------------------------------------------
 
     def get_ref(self, ref: str) -> dict | None:
