@@ -1,0 +1,1 @@
+"""cxo-eval: how well cxo and its agent resolve a repository's own past issues (SWE-bench-style tasks)."""

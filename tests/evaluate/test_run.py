@@ -1,0 +1,145 @@
+"""cxo-eval run and compare: SWE-bench tasks through the real pipeline (hub, git, sandbox, scripted agents of
+known quality), scored by their hidden tests; resume; bad input."""
+
+import json
+
+import pytest
+
+from cxo import schemas
+from tests.evaluate.history import cxo_eval, eval_policy, local_history
+
+# What each scripted agent is built to score on every task (tests/evaluate/eval_agent.py).
+EXPECTED = {
+    "right": {"resolved": 2, "published": 2, "blocked": 0, "false_accepts": 0, "false_blocks": 0},
+    "overfit": {"resolved": 0, "published": 2, "blocked": 0, "false_accepts": 2, "false_blocks": 0},
+    "breaker": {"resolved": 0, "published": 0, "blocked": 2, "false_accepts": 0, "false_blocks": 0},
+    "lazy": {"resolved": 0, "published": 0, "blocked": 2, "false_accepts": 0, "false_blocks": 2},
+}
+BLOCKED_AT = {"breaker": "checks", "lazy": "tdd"}
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory):
+    """Each agent over the same two SWE-bench-format tasks (written as a dataset holds them)."""
+    import os
+    import sys
+    from pathlib import Path
+
+    work = tmp_path_factory.mktemp("eval")
+    saved = dict(os.environ)
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    if sys.prefix != sys.base_prefix:
+        os.environ["VIRTUAL_ENV"] = sys.prefix
+    try:
+        tasks = local_history(work / "shop", 3)[1:]  # fn_2 and fn_3: PASS_TO_PASS holds an earlier fix's test
+        tasks_file = work / "tasks.jsonl"
+        tasks_file.write_text("".join(json.dumps(t) + "\n" for t in tasks))
+        runs = {}
+        for mode in EXPECTED:
+            out = work / f"out-{mode}"
+            done = cxo_eval("run", "--tasks", str(tasks_file), "--out", str(out), "--jobs", "2",
+                            "--policy", str(eval_policy(work / f"{mode}.yaml", mode)))
+            runs[mode] = {"out": out, "stdout": done.stdout, "stderr": done.stderr}
+        yield {"work": work, "tasks": tasks, "tasks_file": tasks_file, "runs": runs}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.mark.parametrize("mode", sorted(EXPECTED))
+def test_each_agent_scores_what_it_was_built_for(evaluated, mode):
+    run = evaluated["runs"][mode]
+    summary = json.loads((run["out"] / "summary.json").read_text())
+    assert json.loads(run["stdout"]) == summary
+    assert schemas.errors("eval-summary", summary) == []
+    assert {k: summary[k] for k in EXPECTED[mode]} == EXPECTED[mode], summary
+    assert summary["tasks"] == 2 and summary["errors"] == 0
+    assert summary["resolve_rate"] == EXPECTED[mode]["resolved"] / 2
+    low, high = summary["resolve_rate_ci95"]
+    assert low <= summary["resolve_rate"] <= high
+    assert summary["tokens"]["input_tokens"] == 2000 and summary["tokens"]["output_tokens"] == 400
+    assert summary["cost"] == pytest.approx(2 * (1000 * 2.0 + 200 * 10.0) / 1e6)
+    for task in evaluated["tasks"]:
+        result = json.loads((run["out"] / "tasks" / f"{task['instance_id']}.json").read_text())
+        gates = {g["gate"]: g["verdict"] for g in result["gates"]}
+        if mode in BLOCKED_AT:
+            assert result["blocked"]["gate"] == BLOCKED_AT[mode] and gates[BLOCKED_AT[mode]] == "fail"
+            assert result["pull_request"] is None
+            assert result["hidden"]["source"] == "blocked run's kept work"
+        else:
+            assert set(gates.values()) <= {"pass", "skip"} and gates["tdd"] == "pass"
+            assert result["pull_request"]["number"] > 0
+            assert result["hidden"]["source"] == "pull request head"
+        f2p, p2p = result["hidden"]["FAIL_TO_PASS"], result["hidden"]["PASS_TO_PASS"]
+        assert list(f2p) == json.loads(task["FAIL_TO_PASS"])
+        assert all(f2p.values()) == (mode in ("right", "breaker", "lazy"))
+        assert all(p2p.values()) == (mode != "breaker")
+        assert result["wall_seconds"] > 0 and result["overhead_seconds"] >= 0
+    assert "2 task(s), 2 at a time" in run["stderr"] and "[2/2]" in run["stderr"]
+    html = (run["out"] / "report.html").read_text()
+    assert html.count("<svg") == 4 and "<script" not in html
+    assert "Resolved" in (run["out"] / "report.md").read_text()
+
+
+def test_compare_two_result_dirs(evaluated):
+    runs = evaluated["runs"]
+    done = cxo_eval("compare", str(runs["right"]["out"]), str(runs["overfit"]["out"]), "--json")
+    report = json.loads(done.stdout)
+    assert report["tasks"] == 2
+    assert report["resolve_rate_difference"] == -1.0
+    assert report["resolved_only_a"] == sorted(t["instance_id"] for t in evaluated["tasks"])
+    assert report["resolved_only_b"] == []
+    assert report["mcnemar_p"] == 0.5  # two discordant pairs, both one way: 2 * (1/2)^2
+    assert [c["b"] for c in report["changed"]] == ["published, hidden tests fail"] * 2
+    assert report["side_by_side"]["false_accepts"] == {"a": 0, "b": 2}
+    text = cxo_eval("compare", str(runs["right"]["out"]), str(runs["right"]["out"])).stdout
+    assert "McNemar exact p = 1" in text and "changed outcomes" not in text
+
+
+def test_resume_after_a_kill_runs_only_the_unfinished_task(evaluated):
+    import shutil
+
+    source = evaluated["runs"]["right"]["out"]
+    out = evaluated["work"] / "resumed"
+    shutil.copytree(source / "tasks", out / "tasks")
+    first, second = (t["instance_id"] for t in evaluated["tasks"])
+    # What a kill during the second task leaves: the first task's result, the second's half-done work and a
+    # result it was still writing.
+    (out / "tasks" / f"{second}.json").rename(out / "tasks" / f".{second}.json.4242.tmp")
+    (out / "work" / second / "repo").mkdir(parents=True)
+    kept = (out / "tasks" / f"{first}.json").stat()
+    done = cxo_eval("run", "--tasks", str(evaluated["tasks_file"]), "--out", str(out),
+                    "--policy", str(evaluated["work"] / "right.yaml"))
+    assert "1 of 2 task(s) already finished" in done.stderr and "[2/2]" in done.stderr
+    again = (out / "tasks" / f"{first}.json").stat()
+    assert (again.st_ino, again.st_mtime_ns) == (kept.st_ino, kept.st_mtime_ns)
+    assert json.loads(done.stdout)["resolved"] == 2
+    assert json.loads((out / "tasks" / f"{second}.json").read_text())["resolved"] is True
+
+
+def _bad(tmp_path, text: str | None, *extra: str):
+    tasks = tmp_path / "tasks.jsonl"
+    if text is not None:
+        tasks.write_text(text)
+    done = cxo_eval("run", "--tasks", str(tasks), "--out", str(tmp_path / "out"), *extra, check=False)
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert not (tmp_path / "out" / "summary.json").exists()
+    return done.stderr
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path):
+    task = {"instance_id": "a__b-1", "repo": "a/b", "base_commit": "abc", "problem_statement": "x",
+            "test_patch": "", "FAIL_TO_PASS": ["t::x"], "PASS_TO_PASS": [], "repo_path": str(tmp_path)}
+    assert "no such file" in _bad(tmp_path, None)
+    line2 = _bad(tmp_path, json.dumps(task) + "\n{not json\n")
+    assert "tasks.jsonl:2: not valid JSON" in line2
+    missing = _bad(tmp_path, json.dumps({k: v for k, v in task.items() if k != "base_commit"}) + "\n")
+    assert "tasks.jsonl:1: missing field 'base_commit'" in missing
+    assert "FAIL_TO_PASS" in _bad(tmp_path, json.dumps({**task, "FAIL_TO_PASS": "[oops"}) + "\n")
+    assert "repo_path" in _bad(tmp_path, json.dumps({**task, "repo_path": str(tmp_path / "gone")}) + "\n")
+    assert "--policy" in _bad(tmp_path, json.dumps(task) + "\n", "--policy", str(tmp_path / "nope.yaml"))
+    (tmp_path / "bad.yaml").write_text("codex: {command: 3}\n")
+    assert "codex.command" in _bad(tmp_path, json.dumps(task) + "\n", "--policy", str(tmp_path / "bad.yaml"))
+    compare = cxo_eval("compare", str(tmp_path / "x"), str(tmp_path / "y"), check=False)
+    assert compare.returncode == 2 and "summary.json: no such file" in compare.stderr
