@@ -55,3 +55,19 @@ def test_an_issue_past_the_daily_token_cap_waits_for_the_reset_then_runs(target_
     started = run_issue(target_repo, second)
     assert started["status"] == "ok" and started["publish"]["outcome"] == "review"
     assert labels_of(hub_repo, second) == ["agent:auto", "agent:review"]
+
+
+def test_a_cost_cap_without_prices_is_one_line_and_exit_2(target_repo, hub_repo, tmp_path):
+    scripted_agent(target_repo, tmp_path, [{"report": GOOD_REPORT}],
+                   extra_policy={"runner": {"budget": {"costPerDay": 5}}})
+    open_issue(hub_repo)
+    proc = run_exe("cxo-status", "--target", str(target_repo))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "runner.budget.costPerDay/costPerWeek need runner.prices" in proc.stderr
+
+
+def test_a_bad_clock_is_one_line_and_exit_2(target_repo, hub_repo, tmp_path):
+    scripted_agent(target_repo, tmp_path, [{"report": GOOD_REPORT}],
+                   extra_policy={"runner": {"budget": {"tokensPerDay": 1000}}})
+    proc = run_exe("cxo-status", "--target", str(target_repo), env={"CXO_NOW": "tomorrow"})
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "CXO_NOW='tomorrow'" in proc.stderr
