@@ -219,7 +219,8 @@ def evaluate(task: dict, settings: dict) -> dict:
     result = {"instance_id": task["instance_id"], "repo": task["repo"], "base_commit": task["base_commit"]}
     try:
         clone, name, number = prepare_repo(api, task, work, settings["overlay"])
-        result.update(hub_repo=f"{OWNER}/{name}", issue_number=number)
+        result.update(hub_repo=f"{OWNER}/{name}", issue_number=number,
+                      prepare_seconds=round(time.monotonic() - started, 3))
 
         def say(message: str) -> None:
             log.write(f"{time.monotonic() - started:7.1f}s {message}\n")
@@ -228,8 +229,10 @@ def evaluate(task: dict, settings: dict) -> dict:
         pipeline_started = time.monotonic()
         final = run_issue(clone, number, say=say)
         pipeline_seconds = time.monotonic() - pipeline_started
+        hidden_started = time.monotonic()
         policy = policy_mod.load(clone)
         hidden = hidden_tests(policy, clone, task, final, work)
+        result["hidden_seconds"] = round(time.monotonic() - hidden_started, 3)
         published = final.get("status") == "ok" and bool((final.get("publish") or {}).get("pull_request"))
         pull = (final.get("publish") or {}).get("pull_request") or {}
         tokens = _tokens(final)
