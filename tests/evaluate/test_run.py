@@ -77,7 +77,7 @@ def test_each_agent_scores_what_it_was_built_for(evaluated, mode):
         assert result["wall_seconds"] > 0 and result["overhead_seconds"] >= 0
     assert "2 task(s), 2 at a time" in run["stderr"] and "[2/2]" in run["stderr"]
     html = (run["out"] / "report.html").read_text()
-    assert html.count("<svg") == 4 and "<script" not in html
+    assert html.count("<svg") == 5 and "<script" not in html
     assert "Resolved" in (run["out"] / "report.md").read_text()
 
 

@@ -51,7 +51,7 @@ def markdown(summary: dict, results: list[dict]) -> str:
 
 
 def _rate_chart(summary: dict) -> str:
-    width, left = 520, 10
+    width, left = 540, 16
     rate = summary["resolve_rate"]
     low, high = summary["resolve_rate_ci95"]
     scale = width - 2 * left
@@ -75,7 +75,7 @@ def _bars(rows: list[tuple[str, float, str]], unit: str, label_width: int = 220)
     """Horizontal bars: (label, value, colour) each."""
     width, row_h = 640, 20
     top = max((v for _, v, _ in rows), default=0) or 1
-    span = width - label_width - 70
+    span = width - label_width - 100
     parts = []
     for i, (label, value, colour) in enumerate(rows):
         y = i * row_h + 4
@@ -85,6 +85,37 @@ def _bars(rows: list[tuple[str, float, str]], unit: str, label_width: int = 220)
                      f'fill="{colour}"/><text x="{label_width + value / top * span + 4:.1f}" y="{y + 13}" '
                      f'font-size="11">{value:g} {escape(unit)}</text>')
     height = len(rows) * row_h + 8
+    return f'<svg role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}">{"".join(parts)}</svg>'
+
+
+def _verdict_stacks(results: list[dict]) -> str:
+    """One stacked bar per gate: how many tasks it passed, failed and skipped."""
+    order: list[str] = []
+    counts: dict[str, dict[str, int]] = {}
+    for r in results:
+        for g in r.get("gates") or []:
+            if g["gate"] not in counts:
+                order.append(g["gate"])
+                counts[g["gate"]] = {}
+            counts[g["gate"]][g["verdict"]] = counts[g["gate"]].get(g["verdict"], 0) + 1
+    colours = {"pass": "#2f7d32", "fail": "#c62828", "skip": "#bdbdbd"}
+    width, label_width, row_h = 640, 120, 20
+    top = max((sum(c.values()) for c in counts.values()), default=0) or 1
+    span = width - label_width - 160
+    parts = []
+    for i, gate in enumerate(order):
+        y, x = i * row_h + 4, float(label_width)
+        parts.append(f'<text x="{label_width - 6}" y="{y + 13}" font-size="11" text-anchor="end">{escape(gate)}</text>')
+        for verdict in ("pass", "fail", "skip"):
+            n = counts[gate].get(verdict, 0)
+            if n:
+                w = n / top * span
+                parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row_h - 6}" '
+                             f'fill="{colours[verdict]}"><title>{escape(gate)} {verdict}: {n}</title></rect>')
+                x += w
+        shown = ", ".join(f"{counts[gate][v]} {v}" for v in ("pass", "fail", "skip") if counts[gate].get(v))
+        parts.append(f'<text x="{x + 4:.1f}" y="{y + 13}" font-size="11">{escape(shown)}</text>')
+    height = len(order) * row_h + 8
     return f'<svg role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}">{"".join(parts)}</svg>'
 
 
@@ -120,6 +151,7 @@ table{{border-collapse:collapse;font-size:.85rem}}td,th{{border:1px solid #ccc;p
 false blocks {summary['false_blocks']} · errors {summary['errors']} · tokens {summary['tokens']['total_tokens']:,} ·
 cost {escape(cost)} · pipeline time p50 {summary['wall_seconds_p50']} s, p90 {summary['wall_seconds_p90']} s</p>
 <h2>Outcome by gate</h2>{_bars(outcome_rows, "tasks")}
+<h3>Each gate's verdicts</h3>{_verdict_stacks(results)}
 <h2>Time per task</h2>{_bars(time_rows, "s")}
 <h2>Tokens per task</h2>{_bars(token_rows, "tokens")}
 <h2>Tasks</h2>{table_html}
