@@ -138,8 +138,10 @@ class Daemon:
         """cxo PRs with trusted feedback to act on: eligible for a round, or past feedback.maxRounds and not yet
         told so. Conditional listings: an idle PR costs no rate limit."""
         from .feedback import feedback_state, wants_round
+        from .rounds.upkeep import annotate
 
-        return [item["pull"] for item in feedback_state(self.policy, self.tracker, issues) if wants_round(item)]
+        items = annotate(self.policy, self.tracker, feedback_state(self.policy, self.tracker, issues), self.say)
+        return [item["pull"] for item in items if wants_round(item)]
 
     def stop(self, signum=None, frame=None):
         self.stopping = True

@@ -30,6 +30,9 @@ ROUND = re.compile(r"<!-- cxo:feedback-round n=(\d+) -->")
 HANDLED = re.compile(r"<!-- cxo:feedback-handled ([a-z0-9:, -]*) -->")
 PUSHED = re.compile(r"<!-- cxo:pushed sha=([0-9a-f]{40}) -->")
 STOPPED = "<!-- cxo:feedback-stopped -->"
+# What an update round and a CI fix round handled (rounds/update.py, rounds/checks.py write them).
+UPDATE = re.compile(r"<!-- cxo:update head=([0-9a-f]{40}) base=([0-9a-f]{40}) -->")
+CI = re.compile(r"<!-- cxo:ci head=([0-9a-f]{40}) -->")
 KINDS = ("review", "review-comment", "comment")
 # Why feedback was left out, as the prompt and the round report say it.
 IGNORED_WHY = {"untrusted": "by untrusted authors", "bot": "by bots", "edited": "edited after they were written",
@@ -184,7 +187,11 @@ def pull_feedback(policy, tracker, pull: dict, logins: set[str]) -> dict:
     match = REPORT.search(pull.get("body") or "")
     stopped = any(STOPPED in (c.get("body") or "") for c in conversation
                   if str((c.get("user") or {}).get("login") or "").lower() in logins)
+    handled_updates = sorted({f"{m.group(1)}:{m.group(2)}" for c in found["rounds"]
+                              for m in UPDATE.finditer(c.get("body") or "")})
+    handled_ci = sorted({m.group(1) for c in found["rounds"] for m in CI.finditer(c.get("body") or "")})
     return {"pull": number, "issue": int(match.group(1)), "title": pull.get("title") or "", "rounds": rounds,
+            "handled_updates": handled_updates, "handled_ci": handled_ci, "max_rounds": max_rounds,
             "triggers": triggers, "items": len(found["items"]), "ignored": found["ignored"], "eligible": eligible,
             "stopped": stopped, "reason": reason}
 

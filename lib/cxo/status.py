@@ -99,7 +99,10 @@ def collect(policy, tracker=None) -> dict:
     from .feedback import feedback_state
 
     commands = apply_issue_commands(policy, tracker, issues, apply=False)
-    feedback = feedback_state(policy, tracker, issues)
+    from .rounds.upkeep import annotate
+
+    # Base moves and failing checks on cxo's PRs make rounds too (rounds/upkeep.py: free while nothing moved).
+    feedback = annotate(policy, tracker, feedback_state(policy, tracker, issues))
     return {"repository": f"{policy.owner}/{policy.repo}", "eligible": eligible, "skipped": skipped,
             "commands": commands, "feedback": feedback, "work": work(eligible, feedback),
             "trees": trees(policy, tracker, issues), "pace": pace.to_json() if pace else None,

@@ -15,9 +15,8 @@ the log only for a failing Actions job.
 
 from __future__ import annotations
 
-import re
+from ..feedback import CI
 
-CI = re.compile(r"<!-- cxo:ci head=([0-9a-f]{40}) -->")
 FAILED = ("failure", "timed_out", "startup_failure", "action_required")
 TAIL_LINES, TAIL_CHARS = 60, 4000
 

@@ -24,10 +24,10 @@ import re
 import tempfile
 from pathlib import Path
 
+from ..feedback import UPDATE
 from ..gitutil import GitError, git, is_ancestor, rev_parse
 
 WHEN = ("conflict", "behind", "never")
-UPDATE = re.compile(r"<!-- cxo:update head=([0-9a-f]{40}) base=([0-9a-f]{40}) -->")
 START, END = re.compile(r"^<{7}( |$)", re.M), re.compile(r"^>{7}( |$)", re.M)
 HUNK_LINES, HUNK_CHARS = 80, 6000  # per conflicted file, in the prompt
 

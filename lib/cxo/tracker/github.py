@@ -413,6 +413,10 @@ class GitHubTracker(LabelsMixin, IssueLinksMixin, ReviewsMixin):
         open_ = [p for p in matching if p.get("state") == "open"]
         return (open_ or matching)[0]
 
+    def list_pulls(self, state: str = "open") -> list[dict]:
+        """Every pull request in `state` with its head and base (conditional pages: 304 and free when unchanged)."""
+        return self._paginate(self._repo_path("/pulls"), {"state": state, "sort": "created", "direction": "asc"})
+
     def create_pull(self, title: str, head: str, base: str, body: str = "", draft: bool = True) -> dict:
         return self._request("POST", self._repo_path("/pulls"), data={
             "title": title, "head": head, "base": base, "body": body, "draft": bool(draft),
