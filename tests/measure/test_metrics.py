@@ -59,8 +59,13 @@ def test_metrics_count_exactly_what_the_hub_history_holds(target_repo, hub_repo,
               '"input_tokens":9000000,"cached_input_tokens":0,"output_tokens":0,"total_tokens":9000000} -->')
     api.ok("POST", f"/repos/acme/widgets/issues/{first}/comments", {"body": forged}, token="as:mallory")
 
+    api.admin("POST", "/_hub/stats/reset")
     proc = run_exe("cxo-metrics", "--target", str(target_repo), "--since", "7d", "--json")
     assert proc.returncode == 0, proc.stderr
+    # Read-only and cheap: two listings for the whole history, one GET per merged PR (the login is kept).
+    stats = api.admin("GET", "/_hub/stats")
+    assert stats["writes"] == 0
+    assert stats["by_op"] == {"issues/list-comments-for-repo": 1, "issues/list-for-repo": 1, "pulls/get": 2}
     data = json.loads(proc.stdout)
     totals = data["totals"]
     assert totals["issues_run"] == 3 and totals["runs"] == 3
