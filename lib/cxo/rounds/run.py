@@ -3,8 +3,9 @@
 A round is one of three kinds, chosen by what the PR needs, in this order (`choose`):
 - `update`: its base branch moved and it no longer merges (or is behind, `feedback.updateWhen`): the runner
   merges the base in and an agent resolves any conflicts (rounds/update.py);
-- `ci`: trusted checks fail on its head (rounds/checks.py): an agent fixes the cause;
-- `feedback`: trusted review feedback waits (feedback.py).
+- `feedback`: trusted review feedback waits (feedback.py);
+- `ci`: trusted checks fail on its head (rounds/checks.py): an agent fixes the cause (after feedback: a
+  feedback round's push makes CI run again on the new head).
 Every kind counts against `feedback.maxRounds`. The steps are the pipeline's (claim, agent, gates) with the
 round's own worktree, agent step and publish; the envelope's `round` section carries the PR, the round number,
 its kind and what it acts on. A round killed mid-way is resumed from its saved envelopes like any run
@@ -121,10 +122,11 @@ def choose(policy, tracker, pull: dict, found: dict) -> tuple[str | None, dict |
     moved = update.detect(policy, pull, found["rounds"])
     if moved is not None:
         return "update", moved
+    if found["triggers"]:
+        # Before CI: a feedback round pushes a new head, on which CI runs again (the old head's results are stale).
+        return "feedback", None
     failing = checks.failing(policy, tracker, pull, found["rounds"])
-    if failing is not None:
-        return "ci", failing
-    return ("feedback", None) if found["triggers"] else (None, None)
+    return ("ci", failing) if failing is not None else (None, None)
 
 
 def resume(policy, tracker, saved: dict, args, say) -> dict:

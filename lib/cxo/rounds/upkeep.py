@@ -73,7 +73,8 @@ def annotate(policy, tracker, items: list[dict], say=lambda message: None) -> li
                 cache[key] = _judge(policy, pull, head, base)
                 changed = True
             item["update"] = cache[key]
-        if item["update"] is None and (trusted.get("trustedApps") or trusted.get("trustedContexts")):
+        if item["update"] is None and not item["eligible"] and (trusted.get("trustedApps")
+                                                                 or trusted.get("trustedContexts")):
             found = checks.failing(policy, tracker, pull, [])
             if found is not None and found["head_sha"] not in item.get("handled_ci", []):
                 item["ci"] = {"head_sha": found["head_sha"], "failing": [c["name"] for c in found["failing"]]}
