@@ -38,12 +38,16 @@ def run_checks(target) -> list[Check]:
     except CxoError as exc:
         checks.append(Check("policy", "FAIL", exc.message))
         return checks + [Check(n, "skip", "needs a valid policy") for n in ("agent", "repository", "token", "api")]
-    agent = policy["codex"]["command"]
+    from .agents import command_of
+
+    where, agent = command_of(policy)
     found = shutil.which(agent)
     version = agent_version(policy, found) if found else None
+    package = {"agent.claude.command": "@anthropic-ai/claude-code",
+               "agent.gemini.command": "@google/gemini-cli"}.get(where, "@openai/codex")
     checks.append(Check("agent", "ok" if found else "FAIL",
                         f"{agent}: {version or 'found'}" if found else
-                        f"{agent} not found on PATH: install it (npm i -g @openai/codex) or set codex.command"))
+                        f"{agent} not found on PATH: install it (npm i -g {package}) or set {where}"))
     from .agents import sandbox as sandboxes
 
     usable, line = sandboxes.status(policy)

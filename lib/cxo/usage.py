@@ -9,13 +9,18 @@ Two sources, both documented in docs/codex-cli.md and the README's agent section
   CODEX_HOME): an `event_msg` of type `token_count` after each model response carries the session's running
   total (`info.total_token_usage`). This is what makes a budget observable in the middle of a Codex turn.
 
-The figures the runner keeps are the larger of the two per key, so neither source can lower them. They are
+Claude Code and the Gemini CLI have readers of their own (lib/cxo/agents/claude.py, gemini.py): their stdout
+events report usage differently (per message, or a running total), so their reader replaces the first source,
+and Gemini's per-message session records stand in for the second.
+
+The figures the runner keeps are the larger of the sources per key, so none of them can lower them. They are
 the agent's own numbers (its stdout and its files are the agent's): a budget is a cost guard, not a security
 boundary.
 """
 
 import json
 from pathlib import Path
+from typing import Protocol
 
 KEYS = ("input_tokens", "cached_input_tokens", "output_tokens")
 
@@ -53,30 +58,31 @@ def add(a: dict, b: dict) -> dict:
     return {key: _count(a.get(key)) + _count(b.get(key)) for key in zero()}
 
 
-class Meter:
-    """Adds up what the agent reports while it runs; `exhausted()` once the total reaches `limit`."""
+def figures_of(input_tokens=0, cached=0, output=0, total=0) -> dict:
+    """cxo's figures from counts (input includes the cached part, as OpenAI counts it)."""
+    figures = {"input_tokens": _count(input_tokens), "cached_input_tokens": _count(cached),
+               "output_tokens": _count(output)}
+    figures["total_tokens"] = max(_count(total), figures["input_tokens"] + figures["output_tokens"])
+    return figures
 
-    def __init__(self, limit: int | None = None, codex_home: Path | None = None):
-        self.limit = limit
-        self.codex_home = Path(codex_home) if codex_home else None
-        self.from_stdout = zero()
-        self.from_rollout: dict[Path, dict] = {}  # per session file: its latest running total
+
+def biggest(a: dict, b: dict) -> dict:
+    return {key: max(_count(a.get(key)), _count(b.get(key))) for key in zero()}
+
+
+class Tail:
+    """The complete lines appended to the `*.jsonl` files under a directory since the last read."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
         self._offsets: dict[Path, int] = {}
         self._partial: dict[Path, bytes] = {}
 
-    def feed(self, line: str) -> None:
-        figures = reported(line)
-        if figures:
-            self.from_stdout = add(self.from_stdout, figures)
-
-    def poll(self) -> None:
-        """Read what the Codex CLI appended to its session files since the last poll (complete lines only)."""
-        if self.codex_home is None:
+    def lines(self):
+        """(path, raw line) for every new complete line."""
+        if not self.root.is_dir():
             return
-        sessions = self.codex_home / "sessions"
-        if not sessions.is_dir():
-            return
-        for path in sorted(sessions.rglob("*.jsonl")):
+        for path in sorted(self.root.rglob("*.jsonl")):
             try:
                 with open(path, "rb") as handle:
                     handle.seek(self._offsets.get(path, 0))
@@ -89,8 +95,48 @@ class Meter:
             if rest:
                 self._partial[path] = rest[-(1 << 20):]
             for raw in lines:
-                if b"token_count" in raw:
-                    self._rollout_line(path, raw)
+                yield path, raw
+
+
+class Reader(Protocol):
+    """An agent kind's own way of reading its usage (lib/cxo/agents/claude.py, gemini.py)."""
+
+    def feed(self, line: str) -> None: ...
+
+    def poll(self) -> None: ...
+
+    def figures(self) -> dict: ...
+
+
+class Meter:
+    """Adds up what the agent reports while it runs; `exhausted()` once the total reaches `limit`. `reader`: the
+    agent kind's own usage reader, which then reads stdout instead of the generic `usage` lines."""
+
+    def __init__(self, limit: int | None = None, codex_home: Path | None = None, reader: Reader | None = None):
+        self.limit = limit
+        self.codex_home = Path(codex_home) if codex_home else None
+        self.reader = reader
+        self.from_stdout = zero()
+        self.from_rollout: dict[Path, dict] = {}  # per session file: its latest running total
+        self._tail = Tail(self.codex_home / "sessions") if self.codex_home else None
+
+    def feed(self, line: str) -> None:
+        if self.reader is not None:
+            self.reader.feed(line)
+            return
+        figures = reported(line)
+        if figures:
+            self.from_stdout = add(self.from_stdout, figures)
+
+    def poll(self) -> None:
+        """Read what the Codex CLI appended to its session files since the last poll (complete lines only)."""
+        if self.reader is not None:
+            self.reader.poll()
+        if self._tail is None:
+            return
+        for path, raw in self._tail.lines():
+            if b"token_count" in raw:
+                self._rollout_line(path, raw)
 
     def _rollout_line(self, path: Path, raw: bytes) -> None:
         try:
@@ -110,7 +156,8 @@ class Meter:
         rollout = zero()
         for figures in self.from_rollout.values():
             rollout = add(rollout, figures)
-        return {key: max(self.from_stdout[key], rollout[key]) for key in zero()}
+        got = {key: max(self.from_stdout[key], rollout[key]) for key in zero()}
+        return biggest(got, self.reader.figures()) if self.reader is not None else got
 
     def reported_any(self) -> bool:
         return any(self.usage().values())

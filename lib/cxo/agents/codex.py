@@ -2,14 +2,32 @@
 
 import json
 import subprocess
+from pathlib import Path
 
-from .. import proc
+from .. import proc, usage
 from .base import AgentResult, AgentSpec, result
 from .command import seed_env
+from .environment import MODEL_KEYS, codex_home
+
+KIND = "codex"
+MODEL_HOSTS = ("api.openai.com", "chatgpt.com", "auth.openai.com")
+KEY_ENV = MODEL_KEYS
+BASE_URL_ENV = "OPENAI_BASE_URL"
+HOME_ENV = "CODEX_HOME"
 
 
-def argv_for(codex_policy: dict, spec: AgentSpec, sandbox: str | None = None) -> list[str]:
-    sandbox = sandbox or codex_policy["sandbox"]
+def prepare_home(home: Path, settings: dict) -> Path:
+    """The per-run CODEX_HOME (a logged-in Codex keeps working: auth.json and config.toml are copied)."""
+    return codex_home(home)
+
+
+def meter(limit: int | None, config_home: Path | None) -> usage.Meter:
+    """Usage from `turn.completed` lines and, mid-turn, the session files under CODEX_HOME."""
+    return usage.Meter(limit, config_home)
+
+
+def argv_for(codex_policy: dict, spec: AgentSpec, sandbox: str | None = None, read_only: bool = False) -> list[str]:
+    sandbox = "read-only" if read_only else sandbox or codex_policy["sandbox"]
     argv = [codex_policy["command"], "exec", "--json", "--skip-git-repo-check", "--cd", str(spec.worktree),
             "--sandbox", sandbox]
     if sandbox == "workspace-write":
@@ -71,7 +89,8 @@ def own_sandbox(codex_policy: dict, spec: AgentSpec, wanted: str) -> str:
     return "danger-full-access"
 
 
-def run(codex_policy: dict, spec: AgentSpec, say, sandbox: str | None = None) -> AgentResult:
+def run(codex_policy: dict, spec: AgentSpec, say, sandbox: str | None = None, read_only: bool = False) -> AgentResult:
+    sandbox = "read-only" if read_only else sandbox
     mode = own_sandbox(codex_policy, spec, sandbox or codex_policy["sandbox"])
     if mode != (sandbox or codex_policy["sandbox"]):
         say("the Codex CLI's own sandbox does not start inside cxo's: codex runs with its sandbox off, "

@@ -9,7 +9,7 @@ from pathlib import Path
 # target project's interpreter (the first on the user's PATH, an activated venv), never the one cxo runs on.
 BASE_NAMES = ("PATH", "LANG", "LANGUAGE", "TERM", "TZ", "USER", "LOGNAME", "SHELL", "TMPDIR", "NO_COLOR",
               "VIRTUAL_ENV")
-# Model credentials are the agent's own, not GitHub's: the Codex adapter passes them through.
+# Model credentials are the agent's own, not GitHub's: the built-in adapters pass theirs through (KEY_ENV).
 MODEL_KEYS = ("OPENAI_API_KEY", "CODEX_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT")
 NEVER = re.compile(r"^(GITHUB_TOKEN|GH_TOKEN|GH_ENTERPRISE_TOKEN|GITHUB_ENTERPRISE_TOKEN)$|"
                    r"(TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE_KEY|CREDENTIAL)", re.I)
@@ -27,7 +27,8 @@ def safe_names(names, say=None) -> list[str]:
     return kept
 
 
-def build(home: Path, passthrough=(), say=None, model_keys: bool = False, source: dict | None = None) -> dict:
+def build(home: Path, passthrough=(), say=None, model_keys: bool | tuple = False,
+          source: dict | None = None) -> dict:
     """An allow-listed environment with an isolated HOME under `home`."""
     source = os.environ if source is None else source
     env = {name: source[name] for name in BASE_NAMES if name in source}
@@ -35,8 +36,9 @@ def build(home: Path, passthrough=(), say=None, model_keys: bool = False, source
     for name in safe_names(passthrough, say):
         if name in source:
             env[name] = source[name]
-    if model_keys:
-        env.update({name: source[name] for name in MODEL_KEYS if name in source})
+    if model_keys:  # True: the Codex CLI's; or the names an agent kind takes (lib/cxo/agents/__init__.py)
+        names = MODEL_KEYS if model_keys is True else model_keys
+        env.update({name: source[name] for name in names if name in source})
     env.setdefault("PATH", os.defpath)
     home.mkdir(parents=True, exist_ok=True)
     env["HOME"] = str(home)

@@ -12,7 +12,7 @@ import os
 import stat
 from pathlib import Path
 
-from .. import jsonin
+from .. import agents, jsonin
 from ..agents import environment
 from ..agents import sandbox as sandboxes
 from ..agents.base import AgentSpec
@@ -183,10 +183,12 @@ class ReviewGate(Gate):
         }, str(policy.prompt_path("review")))
         prompt_path = work / "prompt.md"
         prompt_path.write_text(prompt)
-        builtin = codex["args"] is None
-        env = environment.build(work / "home", codex["envPassthrough"], model_keys=builtin)
-        if builtin:
-            env["CODEX_HOME"] = str(environment.codex_home(work / "home"))
+        kind = agents.kind_of(policy, codex)
+        adapter, codex = agents.adapter(kind), agents.settings(policy, kind, codex)
+        env = environment.build(work / "home", codex["envPassthrough"], model_keys=adapter.KEY_ENV)
+        config_home = adapter.prepare_home(work / "home", codex)
+        if adapter.HOME_ENV and config_home is not None:
+            env[adapter.HOME_ENV] = str(config_home)
         # Read-only: the reviewer writes nothing but its verdict (and its own HOME).
         scope = sandboxes.worktree_scope(policy, tree, work / "scratch", writable=[report_path.parent, work / "home"],
                                          git_write=False, worktree_write=False, readable=[prompt_path])
@@ -198,10 +200,4 @@ class ReviewGate(Gate):
                          idle_timeout_s=float(codex["idleTimeoutSeconds"]), env=env, sandbox=box,
                          role=self.role)
         ctx.say(f"{self.name}: running the reviewer")
-        if builtin:
-            from ..agents import codex as adapter
-
-            return adapter.run(codex, spec, ctx.say, sandbox="read-only"), prompt_path
-        from ..agents import command as adapter
-
-        return adapter.run(codex, spec, ctx.say), prompt_path
+        return adapter.run(codex, spec, ctx.say, read_only=True), prompt_path

@@ -15,8 +15,8 @@ from ...errors import CxoError
 
 KINDS = ("bubblewrap", "none")
 NETWORKS = ("allowlist", "open", "none")
-# The hosts each built-in agent CLI needs for its model (added to agent.allowHosts under `allowlist`).
-MODEL_HOSTS = {"codex": ("api.openai.com", "chatgpt.com", "auth.openai.com")}
+# The hosts each built-in agent CLI needs for its model (added to agent.allowHosts under `allowlist`) are its
+# adapter's MODEL_HOSTS (lib/cxo/agents/__init__.py).
 
 
 class SandboxError(CxoError):
@@ -93,8 +93,10 @@ def hidden_agent_paths(policy) -> list[str]:
         return []
     import shutil
 
+    from .. import command_of
+
     codex, agent = policy["codex"], policy["agent"]
-    command = str(codex["command"])
+    command = command_of(policy)[1]
     wanted = [shutil.which(command) or command] + [a for a in codex["args"] or [] if isinstance(a, str)]
     shown = [Path(os.path.expanduser(p)) for p in list(agent["readPaths"]) + list(agent["writePaths"])]
     hidden = []
@@ -141,11 +143,15 @@ def network(policy) -> str:
 
 
 def allow_hosts(policy) -> list[str]:
-    """agent.allowHosts, plus the built-in agent's model hosts (and its OPENAI_BASE_URL's host)."""
+    """agent.allowHosts, plus the built-in agent's model hosts (and the host of its base URL variable:
+    OPENAI_BASE_URL, ANTHROPIC_BASE_URL, GOOGLE_GEMINI_BASE_URL)."""
+    from .. import adapter, kind_of
+
     hosts = list(policy["agent"].get("allowHosts") or [])
-    if policy["codex"]["args"] is None:
-        hosts += MODEL_HOSTS["codex"]
-        base = os.environ.get("OPENAI_BASE_URL")
+    agent = adapter(kind_of(policy))
+    hosts += agent.MODEL_HOSTS
+    if agent.BASE_URL_ENV:
+        base = os.environ.get(agent.BASE_URL_ENV)
         if base:
             from urllib.parse import urlsplit
 
@@ -169,9 +175,10 @@ def objects_dir(policy) -> Path | None:
 
 def policy_programs(policy) -> list[tuple[str, str]]:
     """(where, program) for every command the policy runs inside the sandbox."""
+    from .. import command_of
     from .view import first_word
 
-    found = [("codex.command", str(policy["codex"]["command"]))]
+    found = [command_of(policy)]
     reviewer = policy["reviewGates"]["reviewer"]
     if reviewer:
         found.append(("reviewGates.reviewer.command", str(reviewer["command"])))
@@ -197,7 +204,7 @@ def tool_paths(policy) -> list[Path]:
         if isinstance(arg, str) and os.path.isabs(arg) and os.path.isfile(arg):
             roots.append(Path(arg))
     for where, program in policy_programs(policy):
-        if where.startswith(("codex.", "reviewGates.reviewer")) or is_interpreter(program) or \
+        if where.startswith(("codex.", "agent.", "reviewGates.reviewer")) or is_interpreter(program) or \
                 _in_venv(program, path_env):
             roots += install_roots(program, path_env)
     venv = os.environ.get("VIRTUAL_ENV")
