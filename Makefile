@@ -8,7 +8,7 @@ PORT    ?= 8765
 HUBDATA ?= .hub-data
 PYTEST_ARGS ?=
 
-.PHONY: help install test lint setup status health run daemon hub demo demo-tree bench soak codex clean
+.PHONY: help install test lint setup status health run daemon hub demo demo-tree bench soak codex agents clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -61,6 +61,9 @@ bench: install  ## benchmarks: cold start, requests per operation, orchestration
 codex:  ## install the pinned Codex CLI and actionlint into .tools/ (used by the real-Codex and workflow tests)
 	bash scripts/install-codex.sh
 	bash scripts/install-actionlint.sh
+
+agents:  ## install the pinned agent CLIs into .tools/: Codex, Claude Code, Gemini (the real-agent tests use them)
+	bash scripts/install-agents.sh
 
 clean:  ## remove caches (keeps .venv)
 	rm -rf .pytest_cache .ruff_cache .bench .demo .demo-tree
