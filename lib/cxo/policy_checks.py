@@ -88,6 +88,9 @@ def check_values(data: dict, shown: str) -> None:
             (f"codex.args[{i}]", arg) for i, arg in enumerate(codex.get("args") or [])]:
         if isinstance(value, str):
             check_template(value, AGENT_PLACEHOLDERS, where, shown)
+    if (data.get("agent") or {}).get("kind") == "command" and codex.get("args") is None:
+        raise PolicyError(f"{shown}: 'agent.kind' is command but 'codex.args' is null: give codex.args (the "
+                          "agent's arguments) or choose codex, claude or gemini")
     names: dict[str, str] = {}
     for key in LABEL_KEYS:
         name = (data.get("labels") or {}).get(key)
