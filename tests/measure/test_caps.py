@@ -6,6 +6,9 @@ it is started and runs to its PR."""
 import json
 from datetime import timedelta
 
+from cxo import policy as policy_mod
+from cxo.connect import tracker_for
+from cxo.daemon import Daemon
 from cxo.measure.clock import iso, parse
 from cxo.measure.spend import USAGE
 from cxo.runner import run_issue
@@ -47,6 +50,12 @@ def test_an_issue_past_the_daily_token_cap_waits_for_the_reset_then_runs(target_
     assert refused["blocked"]["reason"] == "not eligible: " + held["reason"]
     # Never half-run: no claim, no label moved, no comment.
     assert comments_of(hub_repo, second) == [] and labels_of(hub_repo, second) == ["agent:auto"]
+
+    # The daemon holds it back too.
+    pol = policy_mod.load(target_repo)
+    cycle = Daemon(pol, tracker_for(pol), say=lambda m: None).cycle()
+    assert cycle["paced"] == [second] and cycle["ran"] == []
+    assert labels_of(hub_repo, second) == ["agent:auto"]
 
     # The next day (UTC) the cap has reset: the same issue starts and runs to its PR.
     monkeypatch.setenv("CXO_NOW", iso(reset + timedelta(seconds=1)))
