@@ -383,6 +383,11 @@ class GitHubTracker(LabelsMixin, IssueLinksMixin, ReviewsMixin):
     def list_comments(self, number: int) -> list[dict]:
         return self._paginate(self._repo_path(f"/issues/{int(number)}/comments"))
 
+    def list_repo_comments(self, since: Any = None) -> list[dict]:
+        """Every issue and PR comment of the repository updated since `since`, oldest first: one listing."""
+        return self._paginate(self._repo_path("/issues/comments"),
+                              {"since": iso_since(since), "sort": "created", "direction": "asc"})
+
     def create_comment(self, number: int, body: str) -> dict:
         return self._request("POST", self._repo_path(f"/issues/{int(number)}/comments"), data={"body": body})
 
