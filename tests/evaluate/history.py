@@ -22,11 +22,16 @@ def issue_text(k: int) -> tuple[str, str]:
     return f"fn_{k} is wrong", f"fn_{k} should return x + {k}, it returns x.\n"
 
 
-def seed(root: Path, count: int) -> None:
-    """The initial project: app/base.py with its passing test, and `count` buggy modules app/m_K.py."""
+def seed(root: Path, count: int, generated: bool = False) -> None:
+    """The initial project: app/base.py with its passing test, and `count` buggy modules app/m_K.py.
+    `generated`: app/base.py needs app/generated.py, which is git-ignored and made by the policy's `setup`."""
     write(root, "README.md", "# shop\n")
     write(root, "app/__init__.py", "")
-    write(root, "app/base.py", "def double(x):\n    return 2 * x\n")
+    if generated:
+        write(root, ".gitignore", "app/generated.py\n")
+        write(root, "app/base.py", "from app.generated import FACTOR\n\n\ndef double(x):\n    return FACTOR * x\n")
+    else:
+        write(root, "app/base.py", "def double(x):\n    return 2 * x\n")
     write(root, "tests/__init__.py", "")
     write(root, "tests/test_base.py", "from app.base import double\n\n\ndef test_double():\n"
                                       "    assert double(4) == 8\n")
@@ -34,12 +39,12 @@ def seed(root: Path, count: int) -> None:
         write(root, f"app/m_{k}.py", module(k, False))
 
 
-def local_history(root: Path, count: int) -> list[dict]:
+def local_history(root: Path, count: int, generated: bool = False) -> list[dict]:
     """A plain repository where fix K (module and its test) follows fix K-1; SWE-bench tasks for each, as a
     dataset would hold them (no hub: base_commit, test_patch, FAIL_TO_PASS, PASS_TO_PASS)."""
     root.mkdir(parents=True)
     git(root, "init", "-q", "-b", "main")
-    seed(root, count)
+    seed(root, count, generated)
     commit_all(root, "initial")
     tasks = []
     for k in range(1, count + 1):
@@ -59,7 +64,7 @@ def local_history(root: Path, count: int) -> list[dict]:
     return tasks
 
 
-def eval_policy(path: Path, mode: str, sleep: float | None = None) -> Path:
+def eval_policy(path: Path, mode: str, sleep: float | None = None, setup: list | None = None) -> Path:
     """The --policy file: the scripted agent in `mode`, an approving reviewer, the test suite as a check, prices."""
     import yaml
 
@@ -70,6 +75,8 @@ def eval_policy(path: Path, mode: str, sleep: float | None = None) -> Path:
               "reviewGates": {"reviewer": reviewer_policy("approve")},
               "checks": [{"name": "tests", "command": "python -m pytest -q -p no:cacheprovider"}],
               "eval": {"prices": {"input": 2.0, "output": 10.0, "currency": "USD"}}}
+    if setup:
+        policy["setup"] = setup
     path.write_text(yaml.safe_dump(policy, sort_keys=False))
     return path
 

@@ -143,3 +143,17 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     assert "codex.command" in _bad(tmp_path, json.dumps(task) + "\n", "--policy", str(tmp_path / "bad.yaml"))
     compare = cxo_eval("compare", str(tmp_path / "x"), str(tmp_path / "y"), check=False)
     assert compare.returncode == 2 and "summary.json: no such file" in compare.stderr
+
+
+def test_the_hidden_tests_run_after_the_policys_setup(tmp_path):
+    """A project whose tests need a generated, git-ignored file: the policy's `setup` makes it in the agent's
+    tree and again in the tree where the hidden tests run."""
+    tasks = local_history(tmp_path / "shop", 1, generated=True)
+    tasks_file = tmp_path / "tasks.jsonl"
+    tasks_file.write_text(json.dumps(tasks[0]) + "\n")
+    setup = [{"name": "generate", "command": "echo FACTOR = 2 > app/generated.py"}]
+    done = cxo_eval("run", "--tasks", str(tasks_file), "--out", str(tmp_path / "out"),
+                    "--policy", str(eval_policy(tmp_path / "right.yaml", "right", setup=setup)))
+    result = json.loads((tmp_path / "out" / "tasks" / "acme__shop-1.json").read_text())
+    assert result["hidden"]["PASS_TO_PASS"] == {"tests/test_base.py::test_double": True}, result
+    assert json.loads(done.stdout)["resolved"] == 1

@@ -129,7 +129,8 @@ def _task(policy, target, owner, repo, issue, pull, quality, token, work: Path, 
     before, after = work / "base", work / "head"
     export_tree(target, base, before)
     export_tree(target, head, after)
-    problem = testrun.apply_test_patch(before, test_patch, {})
+    problem = testrun.apply_test_patch(before, test_patch, {}) or \
+        testrun.setup(policy, before, work / "logs", "base") or testrun.setup(policy, after, work / "logs", "head")
     if problem:
         say(f"#{number}: skipped: {problem}")
         return None

@@ -131,7 +131,7 @@ def result_tree(policy, clone: Path, final: dict, dest: Path) -> str:
         index = dest.parent / f"{dest.name}.index"
         index.unlink(missing_ok=True)
         # The runner's own view of the tree (gitutil.runner_view): the agent's repository is never read.
-        git(tree, "add", "--all", "--force", ".", env={"GIT_INDEX_FILE": str(index)})
+        git(tree, "add", "--all", ".", env={"GIT_INDEX_FILE": str(index)})
         sha = git(tree, "write-tree", env={"GIT_INDEX_FILE": str(index)}).strip()
         index.unlink(missing_ok=True)
         export_tree(clone, sha, dest)
@@ -150,7 +150,8 @@ def hidden_tests(policy, clone: Path, task: dict, final: dict, work: Path) -> di
         done = subprocess.run(["git", "cat-file", "blob", f"{task['base_commit']}:{rel}"], cwd=clone,
                               capture_output=True)
         base_files[rel] = done.stdout if done.returncode == 0 else None
-    problem = testrun.apply_test_patch(tree, task["test_patch"], base_files)
+    problem = testrun.apply_test_patch(tree, task["test_patch"], base_files) or \
+        testrun.setup(policy, tree, work / "hidden", "hidden")
     f2p, p2p = test_ids(task, "FAIL_TO_PASS"), test_ids(task, "PASS_TO_PASS")
     if problem:
         found = {}

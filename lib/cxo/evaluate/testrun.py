@@ -73,6 +73,14 @@ def run(policy, tree: Path, tests: list[str], work: Path, label: str) -> tuple[i
     return (None if timed_out else code), log.read_text(errors="replace") if log.is_file() else ""
 
 
+def setup(policy, tree: Path, work: Path, label: str) -> str | None:
+    """The policy's `setup` steps in a fresh scratch tree (sandboxed, as for the tdd gate's trees); None, or the
+    line saying which step failed."""
+    from ..prepare import failure, run_setup
+
+    return failure(run_setup(policy, tree, work, label, lambda message: None))
+
+
 def results(policy, tree: Path, files: list[str], work: Path, label: str) -> dict[str, bool]:
     """{test id: passed} for every test in `files`: one run of them all; per file when the runner names none."""
     if not files:
