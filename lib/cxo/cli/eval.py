@@ -4,7 +4,7 @@ import json
 import sys
 from pathlib import Path
 
-from .common import add_target, concurrency_arg, count_arg, parser, progress, run
+from .common import EXIT_CODES_HELP, add_target, concurrency_arg, count_arg, parser, progress, run
 
 EPILOG = """commands:
   build    the repository's closed issues that a merged PR with a test change fixed, as SWE-bench tasks
@@ -48,19 +48,25 @@ def _overlay(path: str | None) -> dict:
 def main(argv=None) -> int:
     p = parser("cxo-eval", __doc__.splitlines()[0], EPILOG)
     sub = p.add_subparsers(dest="command", required=True, metavar="{build,run,compare}")
-    b = sub.add_parser("build", help="solved issues as tasks (JSON lines)")
+    import argparse
+
+    def command(name: str, text: str):
+        return sub.add_parser(name, help=text, description=text, epilog=EXIT_CODES_HELP,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    b = command("build", "solved issues as tasks (JSON lines)")
     add_target(b)
     b.add_argument("--out", required=True, help="the tasks file to write (JSON lines)")
     b.add_argument("--since", type=_date, help="only issues closed on or after this date (YYYY-MM-DD)")
     b.add_argument("--label", action="append", default=[], help="only issues with this label (repeatable)")
     b.add_argument("--limit", type=count_arg, help="at most N tasks, the most recently closed")
-    r = sub.add_parser("run", help="run the tasks through the pipeline and score them")
+    r = command("run", "run the tasks through the pipeline and score them")
     r.add_argument("--tasks", required=True, help="tasks file (JSON lines: SWE-bench instances plus repo_path)")
     r.add_argument("--out", required=True, help="the result directory (resumes what is in it)")
     r.add_argument("--policy", help="a policy YAML laid over each task's own (agent command, checks, prices)")
     r.add_argument("--jobs", type=concurrency_arg, default=1, help="tasks at a time (default 1)")
     r.add_argument("--limit", type=count_arg, help="only the first K tasks")
-    c = sub.add_parser("compare", help="two result directories side by side")
+    c = command("compare", "two result directories side by side")
     c.add_argument("a", help="the first `cxo-eval run` directory")
     c.add_argument("b", help="the second one")
     c.add_argument("--json", action="store_true", help="print the comparison as JSON")
