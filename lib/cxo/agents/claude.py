@@ -150,9 +150,31 @@ def last_text(events_path: Path | None) -> str | None:
     return found
 
 
+def key_by_helper(env: dict) -> dict:
+    """The environment without ANTHROPIC_API_KEY, which Claude Code reads through `apiKeyHelper` in the per-run
+    CLAUDE_CONFIG_DIR instead: Claude Code hands its whole environment to the agent's shell, and its own
+    scrubbing (CLAUDE_CODE_SUBPROCESS_ENV_SCRUB) needs a bubblewrap and socat of its own inside cxo's sandbox.
+    A second guard, like Codex's shell_environment_policy: the file stays readable by the agent's uid."""
+    import shlex
+
+    key, home = env.get("ANTHROPIC_API_KEY"), env.get(HOME_ENV)
+    if not key or not home:
+        return env
+    path = Path(home) / "cxo-model-key"
+    path.touch(mode=0o600)
+    path.write_text(key)
+    config = Path(home) / "settings.json"
+    try:
+        current = json.loads(config.read_text()) if config.is_file() else {}
+    except ValueError:
+        current = {}
+    config.write_text(json.dumps({**current, "apiKeyHelper": f"cat {shlex.quote(str(path))}"}, indent=2))
+    return {name: value for name, value in env.items() if name != "ANTHROPIC_API_KEY"}
+
+
 def run(settings: dict, spec: AgentSpec, say, read_only: bool = False) -> AgentResult:
     argv = argv_for(settings, spec, read_only)
-    done = proc.run_logged(argv, cwd=spec.worktree, env={**spec.env, **seed_env(spec), **QUIET},
+    done = proc.run_logged(argv, cwd=spec.worktree, env={**key_by_helper(spec.env), **seed_env(spec), **QUIET},
                            stdin_path=spec.prompt_path, log_path=spec.log_path, timeout_s=spec.timeout_s,
                            idle_timeout_s=spec.idle_timeout_s, say=say, describe=describe,
                            events_path=spec.events_path, sandbox=spec.sandbox, meter=spec.meter)

@@ -19,11 +19,15 @@ KEY_ENV = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL")
 BASE_URL_ENV = "GOOGLE_GEMINI_BASE_URL"
 HOME_ENV = "GEMINI_CLI_HOME"
 # The settings cxo writes into the per-run home: API-key auth (unless the user is logged in and has no key),
-# no usage statistics, no update checks, no folder-trust prompt (the worktree is cxo's own).
+# no usage statistics, no update checks, no folder-trust prompt (the worktree is cxo's own), no secrets in the
+# shell's environment.
 SETTINGS = {"privacy": {"usageStatisticsEnabled": False},
             "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
             "telemetry": {"enabled": False},
-            "security": {"folderTrust": {"enabled": False}, "auth": {"selectedType": "gemini-api-key"}}}
+            "security": {"folderTrust": {"enabled": False}, "auth": {"selectedType": "gemini-api-key"},
+                         # Second guard after cxo's allow-list: the agent's shell gets no variable named like
+                         # a key, secret or token (GEMINI_API_KEY included; docs/gemini-cli.md).
+                         "environmentVariableRedaction": {"enabled": True}}}
 LOGIN_FILES = ("oauth_creds.json", "google_accounts.json")
 
 
