@@ -12,12 +12,32 @@ from tests.support.git_fixtures import git
 SOLVED = 22
 
 
-@pytest.fixture
-def shop(hub, tmp_path, monkeypatch):
-    monkeypatch.setenv("GITHUB_TOKEN", "as:acme")
-    monkeypatch.delenv("GH_TOKEN", raising=False)
-    monkeypatch.delenv("GITHUB_API_URL", raising=False)
-    return hub_history(hub, tmp_path, SOLVED)
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    """The history, built once on a hub for this module's tests (every hub response checked against GitHub's
+    schemas, as the `hub` fixture does)."""
+    import os
+    import sys
+    from pathlib import Path
+
+    from tests.support.hub_fixtures import start_hub
+
+    work = tmp_path_factory.mktemp("build")
+    saved = dict(os.environ)
+    os.environ.update(GITHUB_TOKEN="as:acme", XDG_STATE_HOME=str(work / "xdg"),
+                      PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    if sys.prefix != sys.base_prefix:
+        os.environ["VIRTUAL_ENV"] = sys.prefix
+    for name in ("GH_TOKEN", "GITHUB_API_URL", "CXO_STATE_DIR"):
+        os.environ.pop(name, None)
+    hub = start_hub(work)
+    try:
+        yield hub_history(hub, work, SOLVED)
+    finally:
+        hub.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+    assert not hub.schema_failures, hub.schema_failures
 
 
 def test_build_finds_exactly_the_solved_issues_with_their_tests(shop, tmp_path):

@@ -3,6 +3,7 @@
 import pytest
 
 from cxo.evaluate import stats, testrun
+from cxo.evaluate.build import closed_by, title_then
 from cxo.evaluate.run import cost
 
 
@@ -54,3 +55,22 @@ def test_patch_files_name_both_sides_once():
              "diff --git a/tests/new.py b/tests/new.py\nnew file mode 100644\n--- /dev/null\n+++ b/tests/new.py\n")
     assert testrun.patch_files(patch) == ["tests/t.py", "tests/new.py"]
     assert testrun.command_for("python -m pytest ${tests}", ["a b.py", "c.py"]) == "python -m pytest 'a b.py' c.py"
+
+
+def test_the_title_is_the_one_the_issue_had_when_the_fix_began():
+    events = [  # GitHub's `renamed` issue events (GET /repos/{owner}/{repo}/issues/{n}/events)
+        {"event": "labeled", "created_at": "2025-01-01T00:00:00Z"},
+        {"event": "renamed", "created_at": "2025-01-02T00:00:00Z", "rename": {"from": "first", "to": "second"}},
+        {"event": "renamed", "created_at": "2025-01-05T00:00:00Z", "rename": {"from": "second", "to": "third"}},
+        {"event": "renamed", "created_at": "2025-01-07T00:00:00Z", "rename": {"from": "third", "to": "now"}},
+    ]
+    assert title_then("now", events, "2025-01-03T00:00:00Z") == "second"
+    assert title_then("now", events, "2025-01-01T12:00:00Z") == "first"
+    assert title_then("now", events, "2025-02-01T00:00:00Z") == "now"
+
+
+def test_closing_keywords_link_the_latest_merged_pull():
+    pulls = [{"number": 5, "title": "x", "body": "Fixes #1 and closes: #2", "merged_at": "2025-01-02"},
+             {"number": 6, "title": "Resolve #1", "body": None, "merged_at": "2025-01-03"},
+             {"number": 7, "title": "y", "body": "see #3, refs #4, other/repo#8, prefix#9", "merged_at": "2025-01-04"}]
+    assert {n: p["number"] for n, p in closed_by(pulls).items()} == {1: 6, 2: 5}

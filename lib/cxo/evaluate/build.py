@@ -17,7 +17,17 @@ from . import testrun
 
 CLOSES = re.compile(r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s+#(\d+)\b", re.I)
 SOURCE = ("the issue's body as it is now: GitHub's REST API (issues, timeline) keeps no history of body edits, "
-          "so an edit made after the fix began is included")
+          "so an edit made after the fix began is included; the title as it stood when the fix's PR was opened "
+          "(from the issue's `renamed` events)")
+
+
+def title_then(title: str, events: list[dict], since: str) -> str:
+    """The issue's title as it stood at `since` (ISO time): the `from` of the first rename after it, else now's."""
+    for event in sorted(events, key=lambda e: e.get("created_at") or ""):
+        rename = event.get("rename") or {}
+        if event.get("event") == "renamed" and (event.get("created_at") or "") > since and rename.get("from"):
+            return rename["from"]
+    return title
 
 
 def closed_by(pulls: list[dict]) -> dict[int, dict]:
@@ -100,7 +110,7 @@ def build(policy, say, since: str | None = None, labels: list[str] | None = None
             pull = tracker.get_pull(link["number"])
             if not pull.get("merged_at"):
                 continue
-            task = _task(policy, target, owner, repo, issue, pull, quality, token, scratch / str(number), say)
+            task = _task(policy, tracker, target, owner, repo, issue, pull, quality, token, scratch / str(number), say)
             if task is not None:
                 tasks.append(task)
     finally:
@@ -109,7 +119,7 @@ def build(policy, say, since: str | None = None, labels: list[str] | None = None
     return tasks
 
 
-def _task(policy, target, owner, repo, issue, pull, quality, token, work: Path, say) -> dict | None:
+def _task(policy, tracker, target, owner, repo, issue, pull, quality, token, work: Path, say) -> dict | None:
     number = issue["number"]
     span = fix_range(policy, target, pull, token)
     if span is None:
@@ -144,11 +154,12 @@ def _task(policy, target, owner, repo, issue, pull, quality, token, work: Path, 
         say(f"#{number}: skipped: no test fails on the base with the test patch and passes with PR #{pull['number']}")
         return None
     say(f"#{number}: task with {len(fail_to_pass)} FAIL_TO_PASS, {len(pass_to_pass)} PASS_TO_PASS")
+    title = title_then(issue["title"], tracker.list_issue_events(number), pull.get("created_at") or "")
     return {
         "instance_id": f"{owner}__{repo}-{number}",
         "repo": f"{owner}/{repo}",
         "base_commit": base,
-        "problem_statement": f"{issue['title']}\n{issue.get('body') or ''}".rstrip() + "\n",
+        "problem_statement": f"{title}\n{issue.get('body') or ''}".rstrip() + "\n",
         "problem_statement_source": SOURCE,
         "hints_text": "",
         "created_at": pull.get("created_at") or "",

@@ -111,9 +111,10 @@ def prepare_repo(api: str, task: dict, work: Path, overlay: dict) -> tuple[Path,
     _git(clone, "push", "-q", "origin", "main", env=auth)
     _git(clone, "fetch", "-q", "origin")
     title, _, body = task["problem_statement"].strip().partition("\n")
+    label = (policy.get("labels") or {}).get("auto") or "agent:auto"  # the repository may name it otherwise
     issue = _call(api, "POST", f"/repos/{OWNER}/{name}/issues",
                   {"title": title.strip()[:250] or task["instance_id"], "body": body.strip(),
-                   "labels": ["agent:auto"]})
+                   "labels": [label["name"] if isinstance(label, dict) else label]})
     return clone, name, issue["number"]
 
 
