@@ -52,9 +52,19 @@ def _call(api: str, method: str, path: str, body=None) -> dict:
     return json.loads(text) if text else {}
 
 
-def _git(cwd: Path, *args: str, env: dict | None = None) -> str:
+def _git(cwd: Path, *args: str, token: str | None = None) -> str:
+    """git with the runner's safe configuration (no hooks of the task's repository run), the evaluation's
+    identity and, for the hub, its token as an HTTP header given on the command line's config."""
+    import base64
+
+    from ..gitutil import config_env
+
+    pairs = []
+    if token:
+        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+        pairs.append(("http.extraHeader", f"Authorization: Basic {basic}"))
     done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **GIT_ID, **(env or {})})
+                          env={**os.environ, **GIT_ID, **config_env(pairs)})
     if done.returncode:
         last = (done.stderr or done.stdout).strip().splitlines()
         raise CxoError(f"git {args[0]} failed in {cwd}: {last[-1] if last else done.returncode}", 1)
@@ -91,13 +101,10 @@ def prepare_repo(api: str, task: dict, work: Path, overlay: dict) -> tuple[Path,
     `agent:auto` issue; (clone, repository name, issue number)."""
     import yaml
 
-    from ..gitutil import token_env
-
     name = repo_name(task)
     repo = _call(api, "POST", "/user/repos", {"name": name})
     source = Path(os.path.expanduser(task["repo_path"])).resolve()
-    auth = token_env(TOKEN)
-    _git(source, "push", "-q", repo["clone_url"], f"{task['base_commit']}:refs/heads/main", env=auth)
+    _git(source, "push", "-q", repo["clone_url"], f"{task['base_commit']}:refs/heads/main", token=TOKEN)
     clone = work / "repo"
     _git(work, "clone", "-q", repo["clone_url"], str(clone))
     forced = {"github": {"owner": OWNER, "repo": name, "apiUrl": api},
@@ -108,7 +115,7 @@ def prepare_repo(api: str, task: dict, work: Path, overlay: dict) -> tuple[Path,
     (clone / ".codex-orchestrator" / "config.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
     _git(clone, "add", "-A", ".codex-orchestrator")
     _git(clone, "commit", "-q", "-m", "cxo eval policy")
-    _git(clone, "push", "-q", "origin", "main", env=auth)
+    _git(clone, "push", "-q", "origin", "main", token=TOKEN)
     _git(clone, "fetch", "-q", "origin")
     title, _, body = task["problem_statement"].strip().partition("\n")
     label = (policy.get("labels") or {}).get("auto") or "agent:auto"  # the repository may name it otherwise
