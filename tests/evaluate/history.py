@@ -39,12 +39,16 @@ def seed(root: Path, count: int, generated: bool = False) -> None:
         write(root, f"app/m_{k}.py", module(k, False))
 
 
-def local_history(root: Path, count: int, generated: bool = False) -> list[dict]:
+def local_history(root: Path, count: int, generated: bool = False, policy: dict | None = None) -> list[dict]:
     """A plain repository where fix K (module and its test) follows fix K-1; SWE-bench tasks for each, as a
     dataset would hold them (no hub: base_commit, test_patch, FAIL_TO_PASS, PASS_TO_PASS)."""
     root.mkdir(parents=True)
     git(root, "init", "-q", "-b", "main")
     seed(root, count, generated)
+    if policy:  # the repository's own cxo policy
+        import yaml
+
+        write(root, ".codex-orchestrator/config.yaml", yaml.safe_dump(policy))
     commit_all(root, "initial")
     tasks = []
     for k in range(1, count + 1):
@@ -64,7 +68,7 @@ def local_history(root: Path, count: int, generated: bool = False) -> list[dict]
     return tasks
 
 
-def eval_policy(path: Path, mode: str, sleep: float | None = None, setup: list | None = None) -> Path:
+def eval_policy(path: Path, mode: str, sleep: float | None = None) -> Path:
     """The --policy file: the scripted agent in `mode`, an approving reviewer, the test suite as a check, prices."""
     import yaml
 
@@ -75,8 +79,6 @@ def eval_policy(path: Path, mode: str, sleep: float | None = None, setup: list |
               "reviewGates": {"reviewer": reviewer_policy("approve")},
               "checks": [{"name": "tests", "command": "python -m pytest -q -p no:cacheprovider"}],
               "eval": {"prices": {"input": 2.0, "output": 10.0, "currency": "USD"}}}
-    if setup:
-        policy["setup"] = setup
     path.write_text(yaml.safe_dump(policy, sort_keys=False))
     return path
 

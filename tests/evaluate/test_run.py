@@ -146,18 +146,19 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
 
 
 def test_the_hidden_tests_run_after_the_policys_setup(tmp_path):
-    """A project whose tests need a generated, git-ignored file: the policy's `setup` makes it in the agent's
-    tree and again in the tree where the hidden tests run."""
-    tasks = local_history(tmp_path / "shop", 1, generated=True)
+    """A project whose tests need a generated, git-ignored file: its own policy's `setup` makes it in the agent's
+    tree and again in the tree where the hidden tests run. Its own trigger label starts the run."""
+    setup = [{"name": "generate", "command": "echo FACTOR = 2 > app/generated.py"}]
+    own = {"setup": setup, "labels": {"auto": "bot:go"}}
+    tasks = local_history(tmp_path / "shop", 1, generated=True, policy=own)
     tasks_file = tmp_path / "tasks.jsonl"
     tasks_file.write_text(json.dumps(tasks[0]) + "\n")
     # The evaluation pushes from the user's clone: none of that clone's hooks may run.
     hook = tmp_path / "shop" / ".git" / "hooks" / "pre-push"
     hook.write_text(f"#!/bin/sh\ntouch {tmp_path / 'hook-ran'}\n")
     hook.chmod(0o755)
-    setup = [{"name": "generate", "command": "echo FACTOR = 2 > app/generated.py"}]
     done = cxo_eval("run", "--tasks", str(tasks_file), "--out", str(tmp_path / "out"),
-                    "--policy", str(eval_policy(tmp_path / "right.yaml", "right", setup=setup)))
+                    "--policy", str(eval_policy(tmp_path / "right.yaml", "right")))
     result = json.loads((tmp_path / "out" / "tasks" / "acme__shop-1.json").read_text())
     assert result["hidden"]["PASS_TO_PASS"] == {"tests/test_base.py::test_double": True}, result
     assert json.loads(done.stdout)["resolved"] == 1

@@ -82,12 +82,13 @@ def task_policy(repo_path: Path, base: str, overlay: dict, forced: dict) -> dict
     """The repository's own policy at `base` (if any), `overlay` (--policy) over it, `forced` over both."""
     import yaml
 
+    from ..gitutil import git
+
     own = {}
     for name in ("config.yaml", "config.json"):
-        done = subprocess.run(["git", "show", f"{base}:.codex-orchestrator/{name}"], cwd=repo_path,
-                              capture_output=True, text=True)
-        if done.returncode == 0:
-            own = yaml.safe_load(done.stdout) or {}
+        text = git(repo_path, "cat-file", "blob", f"{base}:.codex-orchestrator/{name}", retcode=None)
+        if text:
+            own = yaml.safe_load(text) or {}
             break
     return merge(merge(own if isinstance(own, dict) else {}, overlay), forced)
 
