@@ -25,10 +25,10 @@ def _date(value: str) -> str:
     from datetime import date
 
     try:
-        date.fromisoformat(value[:10])
+        day = date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2025-01-31") from None
-    return value
+    return f"{day.isoformat()}T00:00:00Z"  # GitHub's `since` is a timestamp; closed_at compares as text with it
 
 
 def _overlay(path: str | None) -> dict:
