@@ -93,6 +93,7 @@ def test_gemini_cli_implements_and_reviews_and_the_pipeline_opens_a_draft_pr(tar
     assert events[0]["type"] == "init" and events[0]["model"] == MODEL and events[-1]["type"] == "result"
     assert [e["tool_name"] for e in events if e["type"] == "tool_use"] == ["run_shell_command"] * 2 + [
         "write_file", "run_shell_command"]
+    assert Path(section["last_message_path"]).read_text() == "Implemented multiply."
     assert section["usage"]["total_tokens"] >= 10  # five responses, 1 in + 1 out each
     first = server.requests[0]
     assert first["headers"].get("x-goog-api-key") == "gemini-test-not-a-key"

@@ -157,6 +157,25 @@ def meter(limit: int | None, config_home: Path | None) -> usage.Meter:
     return usage.Meter(limit, reader=Usage(config_home))
 
 
+def last_text(events_path: Path | None) -> str | None:
+    """The assistant's last message: its `message` chunks after the last tool call, joined."""
+    if events_path is None or not events_path.is_file():
+        return None
+    chunks: list[str] | None = None
+    for line in events_path.read_text(errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(event, dict):
+            continue
+        if event.get("type") in ("tool_use", "tool_result"):
+            chunks = None
+        elif event.get("type") == "message" and event.get("role") == "assistant":
+            chunks = (chunks or []) + [str(event.get("content") or "")]
+    return "".join(chunks) if chunks is not None else None
+
+
 def run(settings: dict, spec: AgentSpec, say, read_only: bool = False) -> AgentResult:
     if read_only:
         path = policy_path(spec)
@@ -167,4 +186,7 @@ def run(settings: dict, spec: AgentSpec, say, read_only: bool = False) -> AgentR
                            stdin_path=spec.prompt_path, log_path=spec.log_path, timeout_s=spec.timeout_s,
                            idle_timeout_s=spec.idle_timeout_s, say=say, describe=describe,
                            events_path=spec.events_path, sandbox=spec.sandbox, meter=spec.meter)
+    text = last_text(spec.events_path)
+    if spec.last_message_path and text is not None:
+        spec.last_message_path.write_text(text)
     return result(argv, done)
