@@ -185,3 +185,30 @@ def test_progress_notes_name_the_tool_and_its_target():
     assert gemini.describe(json.dumps({"type": "tool_use", "tool_name": "write_file",
                                        "parameters": {"file_path": "a.py"}})) == "tool_use write_file `a.py`"
     assert gemini.describe("Warning: 256-color support not detected.") == "Warning: 256-color support not detected."
+
+
+def test_the_dry_run_shows_the_claude_command_line_and_its_model_host(target_repo, hub_repo, monkeypatch):
+    """`cxo-run --dry-run --json` with agent.kind: claude: the command cxo would start and the hosts the egress
+    proxy would let through (Anthropic's API and ANTHROPIC_BASE_URL's host), from the real executable."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.git_fixtures import write_policy
+
+    write_policy(target_repo, {"github": {"owner": "acme", "repo": "widgets", "apiUrl": hub_repo.url},
+                               "agent": {"kind": "claude", "claude": {"command": sys.executable, "model": "m1"}}})
+    number = hub_repo.api.ok("POST", "/repos/acme/widgets/issues", {"title": "Add multiply",
+                                                                    "labels": ["agent:auto"]})["number"]
+    out = subprocess.run([str(Path(__file__).resolve().parents[2] / "bin" / "cxo-run"), "--target", str(target_repo),
+                          "--dry-run", "--json", "--quiet", "--issue", str(number)], capture_output=True, text=True,
+                         timeout=180, env={**os.environ, "ANTHROPIC_BASE_URL": "https://gw.example:8443",
+                                           "ANTHROPIC_API_KEY": "sk-ant-secret-value"})
+    assert out.returncode == 0, out.stderr
+    plan = json.loads(out.stdout)
+    agent = plan["agent"]
+    assert agent["kind"] == "claude" and agent["command"][1:5] == ["-p", "--output-format", "stream-json",
+                                                                  "--verbose"]
+    assert agent["command"][-2:] == ["--model", "m1"]
+    assert plan["network"]["allow_hosts"] == ["api.anthropic.com", "gw.example:8443"]
+    assert "sk-ant-secret-value" not in out.stdout + out.stderr
