@@ -70,9 +70,11 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
                                      "none in the policy to run agents without isolation, at your own risk)")
     hidden = sandboxes.hidden_agent_paths(policy)
     if hidden:
-        raise sandboxes.SandboxError(f"codex.command: {hidden[0]} is under /tmp, which the agent sandbox replaces by "
-                                     "a private empty /tmp: install the agent elsewhere, or add its directory to "
-                                     "agent.readPaths in the policy")
+        from ..agents import command_of
+
+        raise sandboxes.SandboxError(f"{command_of(policy)[0]}: {hidden[0]} is under /tmp, which the agent sandbox "
+                                     "replaces by a private empty /tmp: install the agent elsewhere, or add its "
+                                     "directory to agent.readPaths in the policy")
     from ..prompting import check_prompts
 
     check_prompts(policy)  # a broken prompt template is found now, not after the claim
