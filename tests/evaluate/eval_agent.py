@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A scripted agent of known quality for cxo-eval's tests: eval_agent.py --mode MODE [--sleep S].
+"""A scripted agent of known quality for cxo-eval's tests: eval_agent.py --mode MODE [--sleep S]
+[--pause-once K MARKER].
 
 It reads the issue from the prompt on stdin ("fn_K should return x + K") and, in the work tree:
   right    fixes app/m_K.py and adds its own test                  (resolves the task)
@@ -22,6 +23,12 @@ def main() -> int:
     if "--sleep" in sys.argv:
         time.sleep(float(sys.argv[sys.argv.index("--sleep") + 1]))
     k = int(re.search(r"fn_(\d+) should return x \+ (\d+)", sys.stdin.read()).group(1))
+    if "--pause-once" in sys.argv:  # --pause-once K MARKER: on task K, the first time, say so and wait a minute
+        at = sys.argv.index("--pause-once")
+        marker = Path(sys.argv[at + 2])
+        if int(sys.argv[at + 1]) == k and not marker.exists():
+            marker.write_text("paused")
+            time.sleep(60)
     module, test = Path(f"app/m_{k}.py"), Path(f"tests/test_agent_m_{k}.py")
     if mode == "overfit":
         module.write_text(f"def fn_{k}(x):\n    return x + {k} if x == 3 else x\n")

@@ -68,17 +68,20 @@ def local_history(root: Path, count: int, generated: bool = False, policy: dict 
     return tasks
 
 
-def eval_policy(path: Path, mode: str, sleep: float | None = None) -> Path:
+def eval_policy(path: Path, mode: str, sleep: float | None = None, pause: tuple[int, Path] | None = None) -> Path:
     """The --policy file: the scripted agent in `mode`, an approving reviewer, the test suite as a check, prices."""
     import yaml
 
     from tests.support.git_fixtures import reviewer_policy
 
     args = [str(AGENT), "--mode", mode] + (["--sleep", str(sleep)] if sleep else [])
+    args += ["--pause-once", str(pause[0]), str(pause[1])] if pause else []
     policy = {"codex": {"command": sys.executable, "args": args},
               "reviewGates": {"reviewer": reviewer_policy("approve")},
               "checks": [{"name": "tests", "command": "python -m pytest -q -p no:cacheprovider"}],
               "eval": {"prices": {"input": 2.0, "output": 10.0, "currency": "USD"}}}
+    if pause:  # the marker's directory, writable from the sandbox
+        policy["agent"] = {"writePaths": [str(pause[1].parent)]}
     path.write_text(yaml.safe_dump(policy, sort_keys=False))
     return path
 

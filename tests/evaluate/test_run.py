@@ -163,3 +163,44 @@ def test_the_hidden_tests_run_after_the_policys_setup(tmp_path):
     assert result["hidden"]["PASS_TO_PASS"] == {"tests/test_base.py::test_double": True}, result
     assert json.loads(done.stdout)["resolved"] == 1
     assert not (tmp_path / "hook-ran").exists()
+
+
+def test_a_killed_evaluation_resumes_where_it_stopped(tmp_path):
+    """SIGKILL the whole evaluation (its process group: the command and its workers; the sandbox dies with its
+    parent) while the second task's agent works; the same command again finishes only that task."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    tasks = local_history(tmp_path / "shop", 3)[1:]
+    tasks_file = tmp_path / "tasks.jsonl"
+    tasks_file.write_text("".join(json.dumps(t) + "\n" for t in tasks))
+    (tmp_path / "marks").mkdir()
+    marker = tmp_path / "marks" / "paused"
+    policy = eval_policy(tmp_path / "pausing.yaml", "right", pause=(3, marker))
+    out = tmp_path / "out"
+    argv = [str(Path(sys.executable).with_name("cxo-eval")), "run", "--tasks", str(tasks_file), "--out", str(out),
+            "--policy", str(policy), "--jobs", "1"]
+    killed = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for _ in range(600):  # until the second task's agent says it is working (at most 2 minutes)
+            if marker.exists() or killed.poll() is not None:
+                break
+            time.sleep(0.2)
+        assert marker.exists(), "the second task's agent never started"
+    finally:
+        os.killpg(killed.pid, signal.SIGKILL)
+        killed.wait()
+    first, second = (t["instance_id"] for t in tasks)
+    assert (out / "tasks" / f"{first}.json").is_file() and not (out / "tasks" / f"{second}.json").exists()
+    kept = (out / "tasks" / f"{first}.json").stat()
+    done = cxo_eval(*argv[1:])
+    assert "1 of 2 task(s) already finished" in done.stderr and "[2/2]" in done.stderr
+    again = (out / "tasks" / f"{first}.json").stat()
+    assert (again.st_ino, again.st_mtime_ns) == (kept.st_ino, kept.st_mtime_ns)
+    summary = json.loads(done.stdout)
+    assert (summary["tasks"], summary["resolved"]) == (2, 2)
+    assert [p.name for p in (out / "work").iterdir() if p.name.startswith(".hub-")] == []  # the dead run's hub too

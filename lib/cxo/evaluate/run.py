@@ -277,6 +277,18 @@ def _child(task: dict, settings: dict) -> dict:
     return evaluate(task, settings)
 
 
+def _remove_dead_hubs(work: Path) -> None:
+    """The hub directories of evaluations that were killed (their process is gone)."""
+    for path in work.glob(".hub-*") if work.is_dir() else []:
+        pid = path.name.removeprefix(".hub-")
+        try:
+            os.kill(int(pid), 0)
+        except (ValueError, ProcessLookupError):
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            pass
+
+
 def run_tasks(tasks: list[dict], out: Path, overlay: dict, jobs: int, say) -> list[dict]:
     """Every task without a result yet, `jobs` at a time in worker processes, on one embedded hub."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -288,6 +300,7 @@ def run_tasks(tasks: list[dict], out: Path, overlay: dict, jobs: int, say) -> li
     done = len(tasks) - len(todo)
     if done:
         say(f"{done} of {len(tasks)} task(s) already finished: skipping them")
+    _remove_dead_hubs(out / "work")
     if todo:
         hub_dir = out / "work" / f".hub-{os.getpid()}"
         shutil.rmtree(hub_dir, ignore_errors=True)
