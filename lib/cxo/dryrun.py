@@ -80,26 +80,24 @@ def _git_sha(target, ref: str) -> str | None:
 
 def _agent(policy, issue: dict, branch: str, worktree: Path, run_dir: Path, args) -> dict:
     """The agent command line the run would start (placeholders filled in, secrets redacted)."""
+    from . import agents
     from .agents.base import AgentSpec
     from .redact import redact
     from .steps.codex import mobile_timeout
 
-    codex = policy["codex"]
-    builtin = codex["args"] is None
+    kind = agents.kind_of(policy)
+    codex = agents.settings(policy, kind)
+    builtin = kind != "command"
     out = run_dir / "agent-output"
     spec = AgentSpec(worktree=worktree, prompt_path=run_dir / "prompt.md", report_path=out / "report.json",
                      issue_number=issue["number"], branch_name=branch, state_dir=policy.state_dir, run_dir=run_dir,
                      log_path=run_dir / "agent.log", last_message_path=out / "last-message.md" if builtin else None)
-    if builtin:
-        from .agents.codex import argv_for
-    else:
-        from .agents.command import argv_for
     try:
-        argv = argv_for(codex, spec)
+        argv = agents.adapter(kind).argv_for(codex, spec)
     except CxoError as exc:
         argv = [str(codex["command"]), f"(cannot render: {exc.message})"]
     timeout = getattr(args, "agent_timeout", None) or mobile_timeout(codex, issue) or codex["timeoutSeconds"]
-    return {"kind": "codex" if builtin else "command", "command": [redact(str(a)) for a in argv],
+    return {"kind": kind, "command": [redact(str(a)) for a in argv],
             "timeout_seconds": timeout,
             "idle_timeout_seconds": getattr(args, "idle_timeout", None) or codex["idleTimeoutSeconds"],
             "max_tokens": codex.get("maxTokens"), "env_passthrough": list(codex["envPassthrough"] or []),
@@ -184,8 +182,10 @@ def plan(target, args, policy) -> dict:
                    "agent.isolation: none in the policy)")
     hidden = sandboxes.hidden_agent_paths(policy)
     if hidden:
-        out.refuse(f"codex.command: {hidden[0]} is under /tmp, which the agent sandbox replaces by a private "
-                   "empty /tmp")
+        from .agents import command_of
+
+        out.refuse(f"{command_of(policy)[0]}: {hidden[0]} is under /tmp, which the agent sandbox replaces by a "
+                   "private empty /tmp")
     if lock_held(policy, number):
         out.refuse("another run on this host is working on this issue (its lock is held)")
 
@@ -296,6 +296,9 @@ def _fresh(out: Plan, policy, tracker, issue: dict, continuing) -> None:
             from .pace import check_start
 
             held, _ = check_start(policy, tracker)
+            from .measure.caps import check_start as check_caps
+
+            held = held or check_caps(policy, tracker)[0]
             if held:
                 out.refuse(held)
         return

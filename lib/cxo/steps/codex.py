@@ -4,11 +4,12 @@ import json
 import re
 from pathlib import Path
 
-from .. import budget, envelope, jsonin, usage
+from .. import agents, budget, envelope, jsonin, usage
 from ..agents import environment, repository
 from ..agents import sandbox as sandboxes
 from ..agents.base import AgentSpec
 from ..gitutil import rev_parse
+from ..measure import telemetry
 from ..redact import redact
 from ..schemas import errors as schema_errors
 from ..seed import is_seed_report, report_from_seed
@@ -115,23 +116,24 @@ def run_agent(env: dict, policy, args, say, prompt: str, role: str, schema: str)
     report_path.unlink(missing_ok=True)
     prompt_path = run_dir / "prompt.md"
     prompt_path.write_text(prompt)
-    codex = policy["codex"]
+    kind = agents.kind_of(policy)
+    adapter, codex = agents.adapter(kind), agents.settings(policy, kind)
     timeout = getattr(args, "agent_timeout", None) or mobile_timeout(codex, issue) or codex["timeoutSeconds"]
     idle = getattr(args, "idle_timeout", None) or codex["idleTimeoutSeconds"]
-    builtin = codex["args"] is None
+    builtin = kind != "command"
     home = run_dir / "agent-home"
-    agent_env = environment.build(home, codex["envPassthrough"], say, model_keys=builtin)
+    agent_env = environment.build(home, codex["envPassthrough"], say, model_keys=adapter.KEY_ENV)
     # The isolated HOME has no git identity; local commits (when policy allows them) need one, and it is never
     # the runner's (commits in the runner's name are refused when the runner takes the agent's work).
     for who in ("AUTHOR", "COMMITTER"):
         agent_env[f"GIT_{who}_NAME"] = repository.AGENT_NAME
         agent_env[f"GIT_{who}_EMAIL"] = repository.AGENT_EMAIL
-    codex_home = environment.codex_home(home) if builtin else None
-    if builtin:
-        agent_env["CODEX_HOME"] = str(codex_home)
+    config_home = adapter.prepare_home(home, codex)
+    if adapter.HOME_ENV and config_home is not None:
+        agent_env[adapter.HOME_ENV] = str(config_home)
     # The budget stops an implementing agent only: its work is kept and continued (lib/cxo/budget.py).
     max_tokens = codex.get("maxTokens") if role == "implement" else None
-    meter = usage.Meter(max_tokens, codex_home)
+    meter = adapter.meter(max_tokens, config_home)
     scope = sandboxes.worktree_scope(policy, worktree, run_dir / "agent-scratch", writable=[out_dir, home],
                                      readable=[prompt_path], home=home)
     box = sandboxes.make(policy, scope)
@@ -143,18 +145,18 @@ def run_agent(env: dict, policy, args, say, prompt: str, role: str, schema: str)
                      last_message_path=out_dir / "last-message.md" if builtin else None,
                      timeout_s=float(timeout), idle_timeout_s=float(idle), env=agent_env, sandbox=box, role=role,
                      meter=meter)
-    if builtin:
-        from ..agents import codex as adapter
-    else:
-        from ..agents import command as adapter
-    say(f"running the agent ({'codex exec' if builtin else codex['command']}) in {worktree} "
+    shown = {"codex": "codex exec", "claude": "claude -p", "gemini": "gemini"}.get(kind, codex["command"])
+    say(f"running the agent ({shown}) in {worktree} "
         f"(isolation: {box.kind})")
     repository.fresh(worktree)  # the agent's own repository, new for every agent run
     try:
-        result = adapter.run(codex, spec, say)
+        with telemetry.span("cxo.agent", policy, role=role, issue=issue["number"], run_id=env["run_id"],
+                            usage=meter.usage):
+            result = adapter.run(codex, spec, say)
     except FileNotFoundError as exc:
+        where = f"agent.{kind}.command" if kind in ("claude", "gemini") else "codex.command"
         return envelope.block(env, STEP, f"agent command not found: {exc.filename}: install it or set "
-                              "codex.command in the policy", {"command": codex["command"]}), None
+                              f"{where} in the policy", {"command": codex["command"]}), None
     finally:
         box.close()
     # The agent's commits, taken like an untrusted remote's: fetched, checked, then the run's branch moves.
@@ -164,7 +166,7 @@ def run_agent(env: dict, policy, args, say, prompt: str, role: str, schema: str)
     say(f"agent finished with status {result.exit_code} after {result.duration_s:.1f}s; "
         f"tokens: {usage.describe(spent)}")
     section = {
-        "agent": "codex" if builtin else "command", "command": [redact(a) for a in result.command],
+        "agent": kind, "command": [redact(a) for a in result.command],
         "exit_code": result.exit_code, "duration_seconds": round(result.duration_s, 3),
         "timed_out": result.timed_out, "idle_timed_out": result.idle_timed_out,
         "prompt_path": str(prompt_path), "report_path": str(report_path),
