@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ..cli.common import add_version
+from .common import add_version
 
 EXIT_USAGE, EXIT_API = 2, 4
 
@@ -135,7 +135,7 @@ def _call(args, method: str, path: str, body=None):
 
 
 def serve(args) -> int:
-    from .server import FaultConfig, HubServer
+    from ..hub.server import FaultConfig, HubServer
 
     if args.data.exists() and not args.data.is_dir():
         raise Fail(f"--data {args.data}: not a directory: give a directory for the hub's state", EXIT_USAGE)
@@ -205,7 +205,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # one line and a crash log, as every cxo executable
-        from ..cli.common import crash_log
+        from .common import crash_log
 
         log = crash_log("cxo-hub", exc)
         print(f"cxo-hub: internal error: {type(exc).__name__}: the traceback is in {log}: please report it",
