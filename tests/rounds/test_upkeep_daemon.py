@@ -5,7 +5,7 @@ from cxo import policy as policy_mod
 from cxo import status
 from cxo.connect import tracker_for
 from cxo.daemon import Daemon
-from tests.rounds.test_ci_rounds import ci_reports, check_run
+from tests.rounds.test_ci_rounds import check_run, ci_reports
 from tests.rounds.test_round_run import first_pr, report, round_script, runner
 from tests.rounds.test_update_rounds import RESOLVED, conflicting_base, update_reports
 
