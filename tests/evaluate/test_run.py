@@ -165,9 +165,11 @@ def test_the_hidden_tests_run_after_the_policys_setup(tmp_path):
     assert not (tmp_path / "hook-ran").exists()
 
 
-def test_a_killed_evaluation_resumes_where_it_stopped(tmp_path):
-    """SIGKILL the whole evaluation (its process group: the command and its workers; the sandbox dies with its
-    parent) while the second task's agent works; the same command again finishes only that task."""
+@pytest.mark.parametrize("how", ["SIGKILL to the process group", "SIGTERM to the command"])
+def test_a_killed_evaluation_resumes_where_it_stopped(tmp_path, how):
+    """Kill the evaluation while the second task's agent works: SIGKILL its whole process group (the command and
+    its workers; each sandbox dies with its parent), or SIGTERM the command alone (it stops its workers and exits
+    130). The same command again finishes only that task."""
     import os
     import signal
     import subprocess
@@ -191,8 +193,12 @@ def test_a_killed_evaluation_resumes_where_it_stopped(tmp_path):
                 break
             time.sleep(0.2)
         assert marker.exists(), "the second task's agent never started"
+        if how.startswith("SIGTERM"):
+            killed.send_signal(signal.SIGTERM)
+            assert killed.wait(timeout=60) == 130
     finally:
-        os.killpg(killed.pid, signal.SIGKILL)
+        if killed.poll() is None:
+            os.killpg(killed.pid, signal.SIGKILL)
         killed.wait()
     first, second = (t["instance_id"] for t in tasks)
     assert (out / "tasks" / f"{first}.json").is_file() and not (out / "tasks" / f"{second}.json").exists()

@@ -308,7 +308,8 @@ def run_tasks(tasks: list[dict], out: Path, overlay: dict, jobs: int, say) -> li
         hub.start()
         settings = {"out": str(out), "api": hub.url, "overlay": overlay}
         try:
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+            pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"))
+            try:
                 futures = {pool.submit(_child, task, settings): task for task in todo}
                 for future in as_completed(futures):
                     task = futures[future]
@@ -320,6 +321,17 @@ def run_tasks(tasks: list[dict], out: Path, overlay: dict, jobs: int, say) -> li
                     if result["outcome"] == "error":
                         what += f": {result.get('error')}"
                     say(f"[{done}/{len(tasks)}] {task['instance_id']}: {what} in {result['eval_seconds']:.1f}s")
+            except BaseException:
+                # Interrupted (Ctrl-C, SIGTERM): no new task starts and the running ones stop now (each worker's
+                # sandbox dies with it); their results are not written, so the next run starts them again.
+                workers = list((getattr(pool, "_processes", None) or {}).values())
+                pool.shutdown(wait=False, cancel_futures=True)
+                for worker in workers:
+                    worker.terminate()
+                for worker in workers:
+                    worker.join(10)
+                raise
+            pool.shutdown()
         finally:
             hub.stop()
             shutil.rmtree(hub_dir, ignore_errors=True)
