@@ -70,7 +70,9 @@ def test_the_title_is_the_one_the_issue_had_when_the_fix_began():
 
 
 def test_closing_keywords_link_the_latest_merged_pull():
+    merged = {"pull_request": {"merged_at": "2025-01-03T00:00:00Z"}}  # as GitHub's issue listing has it
     pulls = [{"number": 5, "title": "x", "body": "Fixes #1 and closes: #2", "merged_at": "2025-01-02"},
-             {"number": 6, "title": "Resolve #1", "body": None, "merged_at": "2025-01-03"},
-             {"number": 7, "title": "y", "body": "see #3, refs #4, other/repo#8, prefix#9", "merged_at": "2025-01-04"}]
+             {"number": 6, "title": "Resolve #1", "body": None, **merged},
+             {"number": 7, "title": "y", "body": "see #3, refs #4, other/repo#8, prefix#9", "merged_at": "2025-01-04"},
+             {"number": 8, "title": "Fix #2 again", "body": "", "pull_request": {"merged_at": None}}]  # closed unmerged
     assert {n: p["number"] for n, p in closed_by(pulls).items()} == {1: 6, 2: 5}

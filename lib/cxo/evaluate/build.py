@@ -30,10 +30,15 @@ def title_then(title: str, events: list[dict], since: str) -> str:
     return title
 
 
+def _merged_at(item: dict) -> str:
+    """When a PR was merged ("" if not), from a pull or from an issue listing's `pull_request` part."""
+    return item.get("merged_at") or (item.get("pull_request") or {}).get("merged_at") or ""
+
+
 def closed_by(pulls: list[dict]) -> dict[int, dict]:
     """{issue number: the latest merged PR that names it with a closing keyword}."""
     found: dict[int, dict] = {}
-    for pull in sorted(pulls, key=lambda p: (p.get("merged_at") or "", p["number"])):
+    for pull in sorted((p for p in pulls if _merged_at(p)), key=lambda p: (_merged_at(p), p["number"])):
         for number in CLOSES.findall(f"{pull.get('title') or ''}\n{pull.get('body') or ''}"):
             found[int(number)] = pull
     return found
