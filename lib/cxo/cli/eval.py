@@ -14,6 +14,9 @@ EPILOG = """commands:
   compare  two `run` directories of the same tasks: resolve-rate difference (McNemar's exact test), the
            tasks that changed outcome, tokens, cost and time side by side
 
+stdout: build prints {"tasks", "out", "instances"}, run prints the summary (schema/eval-summary.schema.json),
+compare prints text (or JSON with --json); progress goes to stderr.
+
 examples:
   cxo-eval build --target . --out tasks.jsonl --since 2025-01-01 --limit 30
   cxo-eval run --tasks tasks.jsonl --out eval-a --policy eval-policy.yaml --jobs 2
