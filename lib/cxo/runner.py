@@ -5,12 +5,13 @@ from .pipeline import run_steps
 
 
 def run_issue(target, issue: int, run_id: str | None = None, args=None, say=None, policy=None) -> dict:
-    """Run one issue end to end, or resume its interrupted run; returns the final envelope.
+    """Run one issue end to end, or resume its interrupted run; returns the final envelope. Which kind of run it
+    is (a resumed one, a tree child, a PR's round, an issue tree, the pipeline) is lib/cxo/modes.py's choice.
 
     `policy`: the policy of `target` when the caller has loaded it already (cxo-run, which also needs its
     state dir afterwards); else it is loaded here."""
+    from . import modes, recovery
     from . import policy as policy_mod
-    from . import recovery
     from .connect import tracker_for
 
     say = say or (lambda message: None)
@@ -31,43 +32,7 @@ def run_issue(target, issue: int, run_id: str | None = None, args=None, say=None
         if saved is not None and getattr(args, "restart", False):
             recovery.release(policy, tracker, saved, say)
             saved = None
-        if saved is not None and saved.get("round") and "claim" in saved:
-            from .rounds.run import resume
-
-            return resume(policy, tracker, saved, args, say)
-        if saved is not None and "claim" in saved:
-            say(f"resuming run {saved['run_id']} after {saved['steps_done'][-1] if saved['steps_done'] else 'start'}")
-            env = recovery.prepare(policy, tracker, saved, say)
-        elif getattr(args, "tree_parent", None):
-            # A child job of the tree fan-out (GitHub Actions): everything it starts from is on the remote.
-            from .tree import fanout
-
-            env = envelope.new(policy.target, issue, run_id)
-            env["tree"] = fanout.child_section(policy, tracker, args.tree_parent, issue)
-            return fanout.run_child(env, policy, say, args, tracker)
-        else:
-            env = run_steps(envelope.new(policy.target, issue, run_id), policy, say, args, tracker, ("claim",))
-            pull = _feedback_pull(policy, tracker, env)
-            if pull is not None:
-                # An issue in review whose draft PR has feedback waiting: `--issue N` runs the PR's round.
-                lock.release()
-                from .rounds.run import run_pull
-
-                say(f"issue #{issue} is in review: looking for feedback on its draft PR #{pull}")
-                round_env = run_pull(target, pull, run_id, args, say, policy=policy)
-                if "round" in round_env or "maxRounds" in (round_env.get("blocked") or {}).get("reason", ""):
-                    return round_env
-                return env  # nothing to act on: the issue's own refusal says why
-        if "claim" in env and env["claim"]["issue"]["mode"] == "plan-auto" and not envelope.is_blocked(env):
-            # An issue tree: the integration worktree, then the tree run (tree/run.py) instead of one agent run.
-            from .tree.run import run_tree
-
-            if "worktree" not in env["steps_done"]:
-                env = run_steps(env, policy, say, args, tracker, ("worktree",))
-            if envelope.is_blocked(env):
-                return run_steps(env, policy, say, args, tracker, ("publish",))
-            return run_tree(env, policy, say, args, tracker)
-        return run_steps(env, policy, say, args, tracker, recovery.remaining_steps(env))
+        return modes.choose(modes.Start(target, policy, tracker, issue, run_id, args, say, lock, saved))
     finally:
         lock.release()
 
@@ -100,23 +65,6 @@ def run_tree_step(target, parent: int, args=None, say=None) -> dict:
     if envelope.is_blocked(env):
         result["reason"] = env["blocked"]["reason"]
     return result
-
-
-def _feedback_pull(policy, tracker, env: dict) -> int | None:
-    """The open cxo draft PR of an issue that a normal run refused because it is in review (or blocked after a
-    round): its number, else None. One listing of open PRs, only on that refusal."""
-    blocked = env.get("blocked") or {}
-    reason = blocked.get("reason") or ""
-    if not (blocked.get("step") == "claim" and reason.startswith(("not eligible: review", "not eligible: blocked"))):
-        return None
-    from .connect import runner_logins
-    from .feedback import REPORT, cxo_pulls
-
-    logins = runner_logins(policy, tracker)
-    for pull in cxo_pulls(tracker.list_issues(state="open"), logins):
-        if int(REPORT.search(pull["body"]).group(1)) == env["issue"]["number"]:
-            return pull["number"]
-    return None
 
 
 def summary(env: dict) -> str:

@@ -41,7 +41,7 @@ KILL_POINTS = ("runner:after-claim", "runner:after-worktree", "runner:after-code
                "publish:after-commit", "publish:after-push", "publish:after-pr")
 BEHAVIOURS = ("ok", "ok", "fail", "crash", "attack")
 REQUESTS_PER_RUN, REQUESTS_PER_CYCLE = 30, 12
-STATS = {"cycles": 0, "requests": [], "steps": 0}  # make soak prints these
+STATS = {"cycles": 0, "requests": [], "steps": 0, "update": set(), "ci": set()}  # make soak prints these
 VIOLATIONS: list[str] = []
 
 
@@ -59,6 +59,7 @@ if [ "$CODEX_ORCHESTRATOR_ROLE" = plan ]; then printf '%s' '{plan}' > "$CODEX_OR
 if [ "$CODEX_ORCHESTRATOR_ROLE" != implement ]; then exit 0; fi
 k=$(( $(cat {counts}/$n 2>/dev/null || echo 0) + 1 )); echo $k > {counts}/$n
 b=$(cat {behaviours}/$n 2>/dev/null || echo ok)
+for f in $(grep -l '^<<<<<<<' *.md 2>/dev/null); do echo resolved > "$f"; done  # an update round's conflicts
 if ls attempt-$n-*.md >/dev/null 2>&1; then echo "round $k" > round-$n-$k.md
 else echo "attempt $k" > attempt-$n-$k.md; fi
 case $b in
@@ -241,6 +242,45 @@ class Operation(RuleBasedStateMachine):
         push_dir(work, self.clone_url, token=OWNER)
         self.mains.add(self.main_sha())
 
+    @precondition(lambda self: self.issues)
+    @rule(data=st.data())
+    def move_base_into_conflict(self, data):
+        """A maintainer changes, on the base, the very file a cxo PR added: the PR no longer merges."""
+        pulls = self.cxo_pulls()
+        if not pulls:
+            return
+        pull = data.draw(st.sampled_from(pulls))
+        issue = int(re.search(r"cxo:report issue=(\d+)", pull["body"]).group(1))
+        check = self.tmp / f"conflict-{pull['number']}-{len(os.listdir(self.tmp))}"
+        git(self.tmp, "clone", "-q", self.clone_url, str(check))
+        git(check, "fetch", "-q", "origin", f"+refs/heads/{pull['head']['ref']}:refs/remotes/origin/pr")
+        files = [f for f in git(check, "ls-tree", "--name-only", "origin/pr").split()
+                 if f.startswith(f"attempt-{issue}-")]
+        if not files or (check / files[0]).exists():
+            return
+        (check / files[0]).write_text("the base's own version\n")
+        git(check, "add", "-A")
+        git(check, "commit", "-q", "-m", "base takes the file")
+        push_dir(check, self.clone_url, token=OWNER)
+        self.mains.add(self.main_sha())
+        self.authorized[issue] += 1  # one update round may resolve it
+
+    @precondition(lambda self: self.issues)
+    @rule(data=st.data(), conclusion=st.sampled_from(("success", "failure")),
+          app=st.sampled_from(("github-actions", "github-actions", "some-other-app")))
+    def check_result(self, data, conclusion, app):
+        """CI reports on a cxo PR's head: only a failing check from a trusted app may start a fix round."""
+        pulls = self.cxo_pulls()
+        if not pulls:
+            return
+        pull = data.draw(st.sampled_from(pulls))
+        issue = int(re.search(r"cxo:report issue=(\d+)", pull["body"]).group(1))
+        self.api.ok("POST", f"{R}/check-runs", {"name": "tests", "head_sha": pull["head"]["sha"],
+                                                "status": "completed", "conclusion": conclusion},
+                    token=f"as:app/{app}")
+        if conclusion == "failure" and app == "github-actions":
+            self.authorized[issue] += 1  # one fix round per failing head
+
     # --- runners ---------------------------------------------------------------------------------
     @precondition(lambda self: self.issues or self.parents)
     @rule(data=st.data())
@@ -264,7 +304,9 @@ class Operation(RuleBasedStateMachine):
             sum(self.runs(n) for n in self.counts_known()) - runs_before
         STATS["cycles"] += 1
         STATS["requests"].append(spent)
-        budget = REQUESTS_PER_CYCLE + REQUESTS_PER_RUN * started
+        # Each open cxo PR that changed costs its timeline, its review comments and its head's check runs once
+        # (conditional reads: free again once nothing changes).
+        budget = REQUESTS_PER_CYCLE + 3 * len(self.cxo_pulls()) + REQUESTS_PER_RUN * started
         assert spent <= budget, f"a daemon cycle made {spent} billable requests for {started} run(s) (budget {budget})"
 
     @precondition(lambda self: self.issues)
@@ -303,7 +345,9 @@ class Operation(RuleBasedStateMachine):
             if issue.get("pull_request"):
                 continue
             held = {lab["name"] for lab in issue["labels"]} & set(STATE_LABELS)
-            self.check(len(held) <= 1, f"#{issue['number']} carries {sorted(held)}")
+            # A round on an issue's draft PR keeps the issue in review while it runs (README, Labels).
+            in_round = held == {"agent:review", "agent:running"} and issue["number"] in self.with_open_pull()
+            self.check(len(held) <= 1 or in_round, f"#{issue['number']} carries {sorted(held)}")
 
     @invariant()
     def no_agent_runs_beyond_what_was_authorized(self):
@@ -314,6 +358,9 @@ class Operation(RuleBasedStateMachine):
             allowed = self.authorized[number] + (1 if number in children else 0)
             self.check(self.runs(number) <= allowed,
                        f"#{number}'s agent ran {self.runs(number)} time(s), {allowed} authorized")
+
+    def with_open_pull(self) -> set[int]:
+        return {int(re.search(r"cxo:report issue=(\d+)", p["body"]).group(1)) for p in self.cxo_pulls()}
 
     def children(self) -> set[int]:
         marks = "<!-- codex-orchestrator:autonomous-child parent=#"
@@ -349,6 +396,8 @@ class Operation(RuleBasedStateMachine):
             return
         for issue in self.api.ok("GET", f"{R}/issues?state=all&per_page=100"):
             bodies = [c["body"] for c in self.api.ok("GET", f"{R}/issues/{issue['number']}/comments?per_page=100")]
+            for kind, marker in (("update", r"cxo:update head=(\w+) base=(\w+)"), ("ci", r"cxo:ci head=(\w+)")):
+                STATS[kind].update((str(self.tmp), found) for b in bodies for found in re.findall(marker, b))
             markers = Counter(m for b in bodies for m in re.findall(
                 r"<!-- (?:cxo:report-comment issue=\d+|cxo:tree-status[^>]*|cxo:tree-prd[^>]*|"
                 r"cxo:feedback-round[^>]*) -->", b))
@@ -374,4 +423,4 @@ def _report():
     requests = STATS["requests"] or [0]
     sys.stderr.write(f"\noperation: {STATS['cycles']} daemon cycle(s), billable requests per cycle: "
                      f"mean {sum(requests) / len(requests):.1f}, max {max(requests)}; violations: "
-                     f"{len(VIOLATIONS)}\n")
+                     f"{len(VIOLATIONS)}; update rounds {len(STATS['update'])}, CI fix rounds {len(STATS['ci'])}\n")
