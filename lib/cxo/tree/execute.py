@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .. import envelope, killpoints
 from ..claims import done_marker
-from ..gitutil import rev_parse
+from ..gitutil import git, rev_parse
 from ..tracker.base import write_once
 from . import integrate, schedule
 from . import report as tree_report
@@ -69,6 +69,16 @@ def integrate_child(env: dict, policy, say, args, tracker, lock=None) -> dict:
     return envelope.mark_done(env, "integrate")
 
 
+def _reader(root: Path):
+    def read(path: str) -> str:
+        try:
+            return (root / path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    return read
+
+
 class TreeRun:
     def __init__(self, env: dict, policy, say, args, tracker):
         self.env, self.policy, self.say, self.args, self.tracker = env, policy, say, args, tracker
@@ -80,6 +90,7 @@ class TreeRun:
         self.timing: dict[str, dict] = {}
         self.status_comment: dict | None = None  # found or made once, then edited by id
         self.status_at = 0.0
+        self.conflicts = {"checked": 0, "rebased": 0}  # computed conflict sets (tree/conflicts.py)
 
     # --- one child -------------------------------------------------------------------------------
     def run_child(self, node, number: int) -> tuple[str, str]:
@@ -103,7 +114,11 @@ class TreeRun:
                 env["tree"] = {"parent": self.number, "integration_branch": self.branch,
                                "base_sha": rev_parse(self.integration, "HEAD"), "stable_id": node.stable_id}
             steps = ["claim", "worktree", "codex", "gate"]
-        env = run_steps(env, policy, say, self.args, tracker, steps=steps)
+        before_gate = [s for s in steps if s != "gate"]
+        env = run_steps(env, policy, say, self.args, tracker, steps=before_gate)
+        if "gate" in steps and not envelope.is_blocked(env):
+            env = self.refresh(env, node, say)
+            env = run_steps(env, policy, say, self.args, tracker, steps=("gate",))
         if envelope.is_blocked(env):
             reason = env["blocked"]["reason"]
             if "claim" in env:
@@ -113,6 +128,44 @@ class TreeRun:
         if envelope.is_blocked(env):
             return "blocked", env["blocked"]["reason"]
         return schedule.DONE, f"merged {env['integrate']['sha'][:12]}"
+
+    def refresh(self, env: dict, node, say) -> dict:
+        """Computed conflict sets (tree/conflicts.py): when this child's widened scope meets a sibling merged since
+        it started, its work is laid over the integration head before its gates run."""
+        from ..gitutil import collect_changes
+        from . import conflicts
+
+        worktree, started = Path(env["worktree"]["path"]), env["tree"]["base_sha"]
+        with self.lock:
+            head = rev_parse(self.integration, "HEAD")
+        if head == started:
+            return env
+        known = set(git(self.integration, "ls-files", "-z").split("\0"))
+        changes = collect_changes(worktree, env["worktree"]["base_sha"])
+        mine = conflicts.widened(sorted(set(changes.files + changes.deleted)), _reader(worktree), known)
+        theirs_changed = [p for p in git(self.integration, "diff", "--name-only", "--no-renames", started, head,
+                                         ).splitlines() if p]
+        theirs = conflicts.widened(theirs_changed, _reader(self.integration), known)
+        shared = conflicts.meet(mine, theirs)
+        section = {"from": started, "to": head, "declared": list(node.scope), "computed": sorted(mine)[:200],
+                   "meets": shared, "rebased": False}
+        env["tree"]["conflict_set"] = section
+        with self.lock:
+            self.conflicts["checked"] += 1
+        if not shared:
+            return env
+        ok, files = conflicts.rebase(worktree, head)
+        if not ok:
+            say(f"its work does not apply over the integration head {head[:12]} (conflicts in {', '.join(files)})")
+            return envelope.block(env, STEP, f"merge conflict in {', '.join(files)} with children merged since it "
+                                  "started: nothing of this child was merged", {"files": files})
+        section["rebased"] = True
+        env["worktree"]["base_sha"] = env["tree"]["base_sha"] = head
+        with self.lock:
+            self.conflicts["rebased"] += 1
+        say(f"meets merged siblings on {', '.join(shared[:5])}: brought onto the integration head {head[:12]} "
+            "before its gates")
+        return env
 
     # --- the loop --------------------------------------------------------------------------------
     def execute(self, plan, numbers: dict[str, int], states: dict[str, str]) -> dict[str, str]:
