@@ -128,5 +128,8 @@ def require_worktree(envelope: dict, step: str) -> Path:
 def run_dir(state_dir: Path, envelope: dict) -> Path:
     """Where a run keeps its saved envelopes, agent log, check logs and report: runs/<issue>/<run-id>/."""
     path = Path(state_dir) / "runs" / str(envelope["issue"]["number"]) / envelope["run_id"]
+    attempt = (envelope.get("attempt") or {}).get("k")
+    if attempt:  # one attempt of a best-of-N run (lib/cxo/attempts/): a directory of its own inside the run's
+        path = path / f"attempt-{int(attempt)}"
     path.mkdir(parents=True, exist_ok=True)
     return path

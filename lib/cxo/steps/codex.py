@@ -128,6 +128,9 @@ def run_agent(env: dict, policy, args, say, prompt: str, role: str, schema: str)
     for who in ("AUTHOR", "COMMITTER"):
         agent_env[f"GIT_{who}_NAME"] = repository.AGENT_NAME
         agent_env[f"GIT_{who}_EMAIL"] = repository.AGENT_EMAIL
+    attempt = env.get("attempt")
+    if attempt:  # one of a best-of-N run's attempts (lib/cxo/attempts/): which one, 1..N
+        agent_env["CXO_ATTEMPT"] = str(attempt["k"])
     config_home = adapter.prepare_home(home, codex)
     if adapter.HOME_ENV and config_home is not None:
         agent_env[adapter.HOME_ENV] = str(config_home)
