@@ -124,6 +124,13 @@ def usage_marker(env: dict) -> str:
 
     agent = env.get("codex") or {}
     figures = agent.get("usage") or {}
+    items = (env.get("attempts") or {}).get("items") or []
+    if items:  # a best-of-N run spent what all its attempts spent
+        from .usage import add, zero
+
+        figures = zero()
+        for item in items:
+            figures = add(figures, item.get("usage") or {})
     issue = (env.get("issue") or {}).get("number")
     data = {"run": env["run_id"], "issue": issue, "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             **{key: int(figures.get(key) or 0) for key in ("input_tokens", "cached_input_tokens", "output_tokens",
@@ -244,6 +251,42 @@ def spend_lines(env: dict) -> list[str]:
     return lines
 
 
+def attempts_lines(env: dict) -> list[str]:
+    """A best-of-N run (lib/cxo/attempts/): every attempt's agent, gate verdicts, findings, diff, tokens and time,
+    and why the published one won (or that none passed). Runner-written facts; reasons are cleaned one-liners."""
+    section = env.get("attempts") or {}
+    items = section.get("items") or []
+    if not items:
+        return []
+    lines = ["", f"### Attempts (best of {section['n']})", "",
+             "| attempt | agent | outcome | gates | findings | diff | tokens | agent time |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for item in items[:MAX_ITEMS]:
+        agent = item.get("agent") or {}
+        who = f"`{_text(agent.get('kind'), 20)}`" + (f" {_text(agent.get('model'), 60)}" if agent.get("model") else "")
+        if agent.get("kind") == "command" and agent.get("command"):
+            who += f" {_code(str(agent['command']).rsplit('/', 1)[-1])}"
+        won = item["k"] == section.get("winner")
+        outcome = ("🏆 published" if won else "✅ passed") if item.get("passed") else \
+            f"❌ {_text(item.get('step'), 20)}: {_text(item.get('reason'), 200)}"
+        gates = " ".join(f"{_text(v['gate'], 20)} {ICONS.get(v['verdict'], v['verdict'])}"
+                         for v in item.get("verdicts") or []) or "-"
+        diff = f"{item['diff_lines']} lines, {item.get('files', 0)} file(s)" if item.get("diff_lines") is not None \
+            else "-"
+        tokens = f"{item['usage']['total_tokens']:,}" if (item.get("usage") or {}).get("total_tokens") else "-"
+        lines.append(f"| {item['k']} | {who} | {outcome} | {gates} | {item.get('findings', 0)} | {diff} | {tokens} | "
+                     f"{_seconds(item.get('agent_seconds'))} |")
+    if section.get("winner"):
+        lines += ["", f"**Published:** {_text(section.get('why'), 300)}."]
+    else:
+        lines += ["", "**No attempt passed every gate:** nothing was published."]
+    kept = [i["branch"] for i in items if i.get("branch") and i["k"] != section.get("winner")]
+    if kept:
+        lines.append("The other attempts' work stays on the runner's machine, never pushed: local branches "
+                     + ", ".join(f"`{_text(b, 120)}`" for b in kept[:MAX_ITEMS]) + " (`cxo-worktrees list`).")
+    return lines
+
+
 def _kept_commits(gate: dict) -> list[str]:
     kept = gate.get("kept_commits") or []
     if not kept:
@@ -296,7 +339,7 @@ def review_report(env: dict, marker: str) -> str:
         lines += ["", "### Screenshots (made by the runner)"] + [
             f"- [{path}](../blob/{tree['branch']}/{path})" for path in shots]
     lines += _report_sections(report)
-    lines += setup_lines(env) + spend_lines(env)
+    lines += setup_lines(env) + spend_lines(env) + attempts_lines(env)
     lines += ["", "---", f"Run `{env['run_id']}` by `{env['claim']['runner']['name']}` on branch "
               f"`{tree['branch']}` from `{tree['base_sha'][:12]}`. This is a draft: review before merging.", "",
               f"Closes #{issue['number']}"]
@@ -321,7 +364,7 @@ def blocked_report(env: dict, marker: str, state_dir: str) -> str:
     details = blocked.get("details") or {}
     if details.get("budget_stop"):
         lines += _budget_block(details, number)
-    lines += setup_lines(env) + spend_lines(env)
+    lines += setup_lines(env) + spend_lines(env) + attempts_lines(env)
     verdicts = (env.get("gate") or {}).get("verdicts") or []
     if verdicts:
         lines += ["", "### Gates"] + _gates(verdicts)
