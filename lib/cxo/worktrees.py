@@ -10,7 +10,7 @@ from .agents import repository
 from .errors import CxoError, InputError
 from .gitutil import current_branch, git, is_clean
 
-NAME = re.compile(r"^(issue|tree)-(\d+)$")
+NAME = re.compile(r"^(issue|tree)-(\d+)(?:-attempt-(\d+))?$")  # an attempt of a best-of-N run: lib/cxo/attempts/
 
 
 def _size(path: Path) -> int:
@@ -49,7 +49,8 @@ def listing(policy) -> dict:
             continue
         agent_tree = repository.is_agent_tree(path)
         branch = current_branch(path) if agent_tree or (path / ".git").is_file() else None
-        trees.append({"issue": int(match.group(2)), "kind": match.group(1), "path": str(path), "branch": branch,
+        trees.append({"issue": int(match.group(2)), "kind": "attempt" if match.group(3) else match.group(1),
+                      "path": str(path), "branch": branch,
                       "clean": is_clean(path) if branch else None, "bytes": _size(path),
                       "age_seconds": int(time.time() - path.stat().st_mtime)})
     return {"worktrees": trees, "attempts": attempts(policy)}
@@ -79,7 +80,7 @@ def discard(policy, issue: int, say) -> list[str]:
             git(policy.target, "branch", "-D", "--", entry["branch"], retcode=None)
             removed.append(f"branch {entry['branch']}")
     for entry in attempts(policy):
-        if entry["issue"] == issue:
+        if entry["issue"] == issue and f"branch {entry['branch']}" not in removed:  # a best-of-N attempt's tree
             git(policy.target, "branch", "-D", "--", entry["branch"])
             removed.append(f"branch {entry['branch']}")
     if not removed:
