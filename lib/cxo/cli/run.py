@@ -38,6 +38,9 @@ def main(argv=None) -> int:
                         "and branch, the kept work as the starting point; allowed while the issue is agent:blocked "
                         "by that stop")
     p.add_argument("--idle-timeout", type=seconds_arg, metavar="S", help="limit on time without agent output")
+    p.add_argument("--attempts", type=attempts_arg, metavar="N",
+                   help="best of N: N independent attempts (own worktree, agent run and gates each), the best one "
+                        "that passed every gate published; overrides agent.attempts (default: the policy's, 1)")
     p.add_argument("--dry-run", action="store_true",
                    help="show what the run would do and write nothing (GET requests only; no worktree, lock or "
                         "run directory): the issue's eligibility (cxo-status's rules), the mode (auto issue, "
@@ -98,6 +101,16 @@ def main(argv=None) -> int:
         return EXIT_BLOCKED if envelope.is_blocked(env) else 0
 
     return run("cxo-run", body)
+
+
+def attempts_arg(value: str):
+    """--attempts: 1 to 20, ASCII digits."""
+    import argparse
+
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text[:3]) <= 20 or len(text) > 3:
+        raise argparse.ArgumentTypeError(f"{value[:20]!r} is not a number of attempts (1 to 20)")
+    return int(text)
 
 
 def agent_log(env: dict) -> str | None:
