@@ -182,9 +182,16 @@ class Auto:
                          recovery.remaining_steps(start.env))
 
 
+def _attempts() -> Mode:
+    """Best-of-N (`agent.attempts` > 1, `cxo-run --attempts N`): lib/cxo/attempts/, its own room."""
+    from .attempts import Attempts
+
+    return Attempts()
+
+
 BEFORE_CLAIM: tuple[Mode, ...] = (ResumeRound(), Resume(), TreeChild(), Claim())
-AFTER_CLAIM: tuple[Mode, ...] = (InReview(), Tree(), Auto())
-CLAIMED: tuple[Mode, ...] = (Tree(), Auto())  # a resumed run: its claim is held, its kind is known
+AFTER_CLAIM: tuple[Mode, ...] = (InReview(), Tree(), _attempts(), Auto())
+CLAIMED: tuple[Mode, ...] = (Tree(), _attempts(), Auto())  # a resumed run: its claim is held, its kind is known
 
 
 def choose(start: Start, modes: tuple[Mode, ...] = BEFORE_CLAIM) -> dict:
