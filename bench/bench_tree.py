@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 from bench.hubbench import TOKEN, Hub, make_target
 
@@ -91,7 +92,10 @@ def run(ctx) -> list[dict]:
         timing = state["timing"]
         children_span = max(t["end"] for t in timing.values()) - min(t["start"] for t in timing.values())
         bound = max(critical_path(), sum(u for u, _ in GRAPH.values()) * UNIT / CONCURRENCY)
-        return [
+        rows = []
+        for mode in ("declared", "computed"):
+            rows += conflict_sets(ctx, hub, mode)
+        return rows + [
             {"what": "outcome", "value": outcome, "unit": ""},
             {"what": "lower bound max(critical path, work / concurrency)", "value": bound, "unit": "s"},
             {"what": "children makespan (first start to last end)", "value": children_span, "unit": "s"},
@@ -104,3 +108,96 @@ def run(ctx) -> list[dict]:
         ]
     finally:
         hub.stop()
+
+
+# Computed conflict sets: 6 children planned with disjoint scopes and no dependencies, concurrency 3. "api" changes
+# core/m.py's f(x) into f(x, y); "use1".."use2" build on f(x) (their own tests pass on the old base); "ind1".."ind3"
+# touch nothing of it. The sleeps make the api child merge while the users still work.
+SEMANTIC = """import json, os, pathlib, re, sys, time
+prompt = sys.stdin.read()
+report = pathlib.Path(os.environ['CODEX_ORCHESTRATOR_REPORT_FILE'])
+if os.environ.get('CODEX_ORCHESTRATOR_ROLE') == 'plan':
+    report.write_text(pathlib.Path(sys.argv[1]).read_text())
+    sys.exit(0)
+part = re.search(r'PART=(\\w+)', prompt).group(1)
+if part == 'api':
+    pathlib.Path('core/m.py').write_text('def f(x, y):\\n    return x * y\\n')
+    pathlib.Path('tests/test_m.py').write_text(
+        'from core.m import f\\n\\n\\ndef test_f():\\n    assert f(2, 3) == 6\\n')
+else:
+    time.sleep(3)
+    pathlib.Path(part).mkdir(exist_ok=True)
+    if part.startswith('use'):
+        pathlib.Path(f'{part}/use.py').write_text('from core.m import f\\n\\nVALUE = f(1)\\n')
+        pathlib.Path(f'tests/test_{part}.py').write_text(
+            f'from {part}.use import VALUE\\n\\n\\ndef test_value():\\n    assert VALUE == 1\\n')
+    else:
+        pathlib.Path(f'{part}/x.txt').write_text(part)
+report.write_text(json.dumps({'status': 'completed', 'summary': part, 'changes': [], 'validation': []}))
+"""
+PARTS = ("api", "use1", "use2", "ind1", "ind2", "ind3")
+
+
+def conflict_sets(ctx, hub, mode: str) -> list[dict]:
+    """One tree run with planning.conflictSets = `mode`; then the integration branch's own tests."""
+    import subprocess
+
+    from bench.hubbench import git
+    from cxo.runner import run_issue
+
+    work = ctx.work / f"semantic-{mode}"
+    work.mkdir()
+    # The checks run `python` from PATH (the target's interpreter): this venv's, which has pytest.
+    os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    os.environ["CXO_STATE_DIR"] = str(work / "state")
+    nodes = [{"stableId": p, "title": f"part {p}", "body": f"Build part {p}. PART={p}", "afkHitl": "afk",
+              "ownershipScope": [f"{'core' if p == 'api' else p}/**", f"tests/test_{p}.py"] if p != "api"
+              else ["core/**", "tests/test_m.py"], "dependsOn": [], "verification": ["tests pass"]} for p in PARTS]
+    plan = work / "plan.json"
+    plan.write_text(json.dumps({"parent": {"title": "Six parts", "body": "PRD"},
+                                "graph": {"nodes": nodes, "edges": [], "specGate": "wave-level"}}))
+    agent = work / "agent.py"
+    agent.write_text(SEMANTIC)
+    policy = {"codex": {"command": sys.executable, "args": [str(agent), str(plan)]},
+              "checks": [{"name": "tests", "command": "python -m pytest -q -p no:cacheprovider",
+                          "timeoutSeconds": 120}],
+              "concurrency": {"children": CONCURRENCY}, "planning": {"conflictSets": mode},
+              "reviewGates": {"quality": {"enabled": False}, "visualProof": {"enabled": False}},
+              "agent": {"readPaths": [str(ctx.work)]}}
+    name = f"sem-{mode}"
+    owner, clone = make_target(hub, work, name, policy)
+    from cxo.gitutil import token_env
+
+    (clone / "core").mkdir()
+    (clone / "core" / "__init__.py").write_text("")
+    (clone / "core" / "m.py").write_text("def f(x):\n    return x\n")
+    (clone / "tests").mkdir()
+    (clone / "tests" / "test_base.py").write_text("def test_base():\n    assert True\n")
+    git(clone, "add", "-A")
+    git(clone, "commit", "-q", "-m", "core")
+    git(clone, "push", "-q", "origin", "main", env=token_env(TOKEN))
+    git(clone, "fetch", "-q", "origin")
+    for label in ("agent:running", "agent:child", "agent:review"):
+        hub.call("POST", f"/repos/{owner}/{name}/labels", {"name": label, "color": "ededed"})
+    parent = hub.call("POST", f"/repos/{owner}/{name}/issues", {"title": "Six parts", "body": "x",
+                                                                 "labels": ["agent:plan-auto"]})
+    started = time.perf_counter()
+    final = run_issue(clone, parent["number"])
+    makespan = time.perf_counter() - started
+    state = json.loads((work / "state" / "trees" / f"{parent['number']}.json").read_text())
+    merged = sorted(state.get("merged") or {})
+    outcome = final["status"] if final["status"] == "ok" else f"blocked: {final['blocked']['reason'][:70]}"
+    check = Path(final["worktree"]["path"])  # the integration worktree, published or not
+    green = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=check,
+                           capture_output=True).returncode == 0
+    rebased = sum(1 for p in (work / "state").glob("runs/**/*-gate.json")
+                  if ((json.loads(p.read_text()).get("tree") or {}).get("conflict_set") or {}).get("rebased"))
+    timing = state["timing"]
+    span = max(t["end"] for t in timing.values()) - min(t["start"] for t in timing.values())
+    return [{"what": f"conflict sets {mode}: the tree run", "value": outcome, "unit": ""},
+            {"what": f"conflict sets {mode}: children merged / integration tests", "unit": "",
+             "value": f"{len(merged)} of {len(PARTS)} merged; integration {'green' if green else 'BROKEN'}"},
+            {"what": f"conflict sets {mode}: children brought onto the integration head", "value": rebased,
+             "unit": "children"},
+            {"what": f"conflict sets {mode}: children makespan / whole run", "value": f"{span:.1f} / {makespan:.1f}",
+             "unit": "s"}]

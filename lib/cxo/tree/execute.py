@@ -135,6 +135,8 @@ class TreeRun:
         from ..gitutil import collect_changes
         from . import conflicts
 
+        if self.policy["planning"].get("conflictSets", "computed") == "declared":
+            return env
         worktree, started = Path(env["worktree"]["path"]), env["tree"]["base_sha"]
         with self.lock:
             head = rev_parse(self.integration, "HEAD")
