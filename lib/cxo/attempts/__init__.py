@@ -104,6 +104,9 @@ def run(env: dict, policy, say, args=None, tracker=None) -> dict:
 
     envelope.check(env, "envelope after the attempts")
     save(policy, env, 4, "gate")  # a run killed from here on publishes this outcome when it is resumed
+    from .. import killpoints
+
+    killpoints.reached("attempts:after-choice")
     return finish(env)
 
 
