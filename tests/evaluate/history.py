@@ -79,7 +79,7 @@ def eval_policy(path: Path, mode: str, sleep: float | None = None, pause: tuple[
     policy = {"codex": {"command": sys.executable, "args": args},
               "reviewGates": {"reviewer": reviewer_policy("approve")},
               "checks": [{"name": "tests", "command": "python -m pytest -q -p no:cacheprovider"}],
-              "eval": {"prices": {"input": 2.0, "output": 10.0, "currency": "USD"}}}
+              "runner": {"prices": {"input": 2.0, "output": 10.0, "currency": "USD"}}}
     if pause:  # the marker's directory, writable from the sandbox
         policy["agent"] = {"writePaths": [str(pause[1].parent)]}
     path.write_text(yaml.safe_dump(policy, sort_keys=False))

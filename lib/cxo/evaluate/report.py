@@ -19,7 +19,7 @@ def _outcome(r: dict) -> str:
 
 def markdown(summary: dict, results: list[dict]) -> str:
     low, high = summary["resolve_rate_ci95"]
-    cost = "n/a (no eval.prices in the policy)" if summary["cost"] is None else \
+    cost = "n/a (no runner.prices in the policy)" if summary["cost"] is None else \
         f"{summary['cost']:.4f} {summary.get('currency') or ''}".rstrip()
     lines = [
         "# cxo-eval report", "",

@@ -185,19 +185,16 @@ def _tokens(final: dict) -> dict:
 
 
 def cost(tokens: dict, prices: dict | None) -> float | None:
-    """What the tokens cost at `prices` (per 1M tokens; cached input at cachedInput, else at input)."""
-    if not prices:
-        return None
-    cached = tokens.get("cached_input_tokens", 0)
-    fresh = max(0, tokens.get("input_tokens", 0) - cached)
-    total = (fresh * prices["input"] + cached * prices.get("cachedInput", prices["input"])
-             + tokens.get("output_tokens", 0) * prices["output"]) / 1_000_000
-    return round(total, 6)
+    """What the tokens cost at `prices` (runner.prices; measure/spend.py's one rule), rounded; None without."""
+    from ..measure.spend import cost as priced
+
+    value = priced(prices, tokens)
+    return None if value is None else round(value, 6)
 
 
 def prices(data: dict) -> dict | None:
-    """The price table: eval.prices, else runner.prices (the spend caps' table); None when neither is set."""
-    return (data.get("eval") or {}).get("prices") or (data.get("runner") or {}).get("prices") or None
+    """The price table: runner.prices (the one the spend caps and cxo-metrics use); None when it is not set."""
+    return (data.get("runner") or {}).get("prices") or None
 
 
 def first_failed_gate(final: dict) -> str | None:
