@@ -47,6 +47,15 @@ def run_tree_step(target, parent: int, args=None, say=None) -> dict:
     say = say or (lambda message: None)
     policy = policy_mod.load(target)
     tracker = tracker_for(policy)
+    if policy["planning"]["requireApproval"]:
+        # A plan waiting for approval: a trusted approve/replan (or the label) unblocks the parent first, as the
+        # daemon's command pass does; in Actions this job is the one with write access to the issue.
+        from .commands import plan_approvals, waiting_parents
+        from .connect import runner_logins
+
+        waiting = waiting_parents(policy, [tracker.get_issue(parent)])
+        if waiting:
+            plan_approvals(policy, tracker, waiting, True, runner_logins(policy, tracker), say)
     # Not paced (lib/cxo/pace.py): every step of a tree re-claims its parent; cxo-status paced its start.
     env = run_steps(envelope.new(policy.target, parent, options={"pace": False}), policy, say, args, tracker,
                     ("claim",))

@@ -104,21 +104,27 @@ def collect(policy, tracker=None) -> dict:
     # Base moves and failing checks on cxo's PRs make rounds too (rounds/upkeep.py: free while nothing moved).
     feedback = annotate(policy, tracker, feedback_state(policy, tracker, issues))
     return {"repository": f"{policy.owner}/{policy.repo}", "eligible": eligible, "skipped": skipped,
-            "commands": commands, "feedback": feedback, "work": work(eligible, feedback),
+            "commands": commands, "feedback": feedback, "work": work(eligible, feedback, commands),
             "trees": trees(policy, tracker, issues), "pace": pace.to_json() if pace else None,
             "budget": budget.to_json() if budget else None,
             "local": local_state(policy)}
 
 
-def work(eligible: list[dict], feedback: list[dict]) -> list[dict]:
+def work(eligible: list[dict], feedback: list[dict], commands: list[dict] | None = None) -> list[dict]:
     """Every kind of work a runner would start now, one list (what GitHub Actions' matrix reads): issues
-    (`cxo-run --issue N`), issue trees (`mode: plan-auto`), feedback rounds on cxo's PRs (`cxo-run --issue N`
+    (`cxo-run --issue N`), issue trees (`mode: plan-auto`; also a parent whose waiting plan a maintainer
+    approved or asked to re-plan: its tree step applies that first), rounds on cxo's PRs (`cxo-run --issue N`
     of the issue in review runs its PR's round)."""
     from .feedback import wants_round
 
     found = [{"kind": "tree" if item.get("mode") == "plan-auto" else "issue", "number": item["number"]}
              for item in eligible]
     seen = {item["number"] for item in found}
+    for item in commands or []:
+        if item.get("action") == "unblock" and item.get("label") and item["issue"] not in seen \
+                and item.get("command") in ("approve", "replan"):
+            found.append({"kind": "tree", "number": item["issue"]})
+            seen.add(item["issue"])
     for item in feedback:
         if wants_round(item) and item["issue"] not in seen:
             found.append({"kind": "round", "number": item["issue"], "pull": item["pull"]})

@@ -139,6 +139,7 @@ TREE_JOBS = """
       cancel-in-progress: false
     outputs:
       children: ${{ steps.step.outputs.children }}
+      status: ${{ steps.step.outputs.status }}
     steps:
 @AGENT_SETUP@
       - name: cxo-tree step

@@ -195,12 +195,14 @@ def run_job(job_name: str, step_id: str, context: dict[str, str], clone_url: str
 
 
 def play_tree(parent: int, clone_url: str, token: str, api, work: Path, runners: int,
-              max_runs: int = 12) -> list[list[JobResult]]:
+              max_runs: int = 12, first: dict | None = None) -> list[list[JobResult]]:
     """Workflow runs for `parent`, each started by the previous run's dispatch (read back from the hub), until a
-    run dispatches nothing. Returns each run's jobs. The first run is a dispatch with `tree` = parent."""
+    run dispatches nothing. Returns each run's jobs. The first run is a dispatch with `tree` = parent, or an event
+    with `first` as its inputs ({"tree": ""}: an issue comment, which lists the work with cxo-status)."""
     import json
 
-    runs, inputs, seen = [], {"tree": str(parent)}, 0
+    runs, inputs, seen = [], first if first is not None else {"tree": str(parent)}, len(api.admin(
+        "GET", "/_hub/dispatches"))
     while inputs is not None:
         assert len(runs) < max_runs, "the tree never settled"
         n = len(runs)
@@ -208,6 +210,9 @@ def play_tree(parent: int, clone_url: str, token: str, api, work: Path, runners:
         eligible = eligible_outputs(_fresh(clone_url, token, work / f"run{n}-eligible"), token, api.url,
                                     work / f"run{n}-eligible-temp", tree=inputs["tree"])
         needs = {f"needs.eligible.outputs.{k}": v for k, v in eligible.items()}
+        if not eligible.get("tree"):  # the tree job's `if:`
+            runs.append(jobs)
+            break
         tree = run_job("tree", "step", needs, clone_url, token, api.url, work, f"run{n}")
         jobs.append(tree)
         children = json.loads(tree.outputs.get("children") or "[]")

@@ -20,9 +20,11 @@ def _step(argv) -> int:
                "parent; plan it if GitHub has no plan yet and push the integration branch; merge every child whose "
                "branch its child job pushed; then open the one integration draft PR when every child is merged, "
                "or print the children that may start now. The parent's claim is released at the end.",
-               epilog="stdout: {\"parent\", \"status\": planned|running|integrated|blocked, \"startable\": [numbers], "
-                      "\"children\": [...]}; in GitHub Actions also the step outputs `children` (a JSON list) and "
-                      "`status`. exit 3: the parent ended blocked")
+               epilog="stdout: {\"parent\", \"status\": planned|awaiting|running|integrated|blocked, "
+                      "\"startable\": [numbers], \"children\": [...]}; in GitHub Actions also the step outputs "
+                      "`children` (a JSON list) and `status` (awaiting: its plan waits for approval, "
+                      "planning.requireApproval). "
+                      "exit 3: the parent ended blocked")
     add_target(p)
     p.add_argument("--parent", type=issue_arg, required=True, help="the agent:plan-auto parent issue")
     p.add_argument("--step", action="store_true", required=True, help="run one tree step (required with --parent)")

@@ -2,8 +2,8 @@
 
 The run plans as usual, then posts the plan on the parent in ONE runner-owned comment (children, dependencies,
 ownership scopes, the Mermaid graph) whose marker carries the plan's digest and the digest of the parent's title
-and body, keeps the plan in the tree state (`approval`), creates no child issue and ends `agent:blocked` ("plan
-awaits approval"). A later run of the parent then:
+and body, embeds the plan itself (so any host or Actions job reads it from GitHub), creates no child issue
+and ends `agent:blocked` ("plan awaits approval"). A later run of the parent then:
 
 - creates the children from THE STORED PLAN (the agent is not asked again) when a trusted `<trigger> approve`
   comment newer than the posted plan, or the label `labels.planApproved`, approves it;
@@ -41,7 +41,47 @@ def reason(policy) -> str:
             f"{policy.label('planApproved')}")
 
 
-def comment_body(number: int, plan, report: dict, source: str, state: str, policy) -> str:
+REPORT = re.compile(r"<!-- cxo:plan-report ([A-Za-z0-9+/=]+) -->")
+SEEN = re.compile(r"<!-- cxo:plan-seen (\d+) -->")
+MAX_EMBEDDED = 48_000  # characters of the encoded plan (GitHub's comment limit is 65,536)
+
+
+def _embedded(report: dict) -> str:
+    """The plan itself, in the runner-written comment: a later job on a fresh clone (the Actions fan-out) reads
+    the approved plan from GitHub, never from a disk it does not have."""
+    import base64
+
+    text = base64.b64encode(json.dumps(report, sort_keys=True, ensure_ascii=False).encode()).decode()
+    return f"<!-- cxo:plan-report {text} -->" if len(text) <= MAX_EMBEDDED else ""
+
+
+def pending(comments: list[dict], number: int, runner_logins: set[str]) -> dict | None:
+    """The plan waiting (or approved) on the parent as its runner-written plan comment says: {report, plan, source,
+    state, seen, comment_id}; None without one (or when its embedded plan does not match its digest)."""
+    import base64
+
+    from ..commands import PLAN_STATE
+
+    for comment in comments:
+        body = comment.get("body") or ""
+        if MARKER.format(number) not in body or \
+                str((comment.get("user") or {}).get("login") or "").lower() not in runner_logins:
+            continue
+        state, embedded, seen = PLAN_STATE.search(body), REPORT.search(body), SEEN.search(body)
+        if not (state and embedded):
+            return None
+        try:
+            report = json.loads(base64.b64decode(embedded.group(1)))
+        except ValueError:
+            return None
+        if plan_digest(report) != state.group(1):
+            return None
+        return {"report": report, "plan": state.group(1), "source": state.group(2), "state": state.group(3),
+                "seen": int(seen.group(1)) if seen else comment["id"], "comment_id": comment["id"]}
+    return None
+
+
+def comment_body(number: int, plan, report: dict, source: str, state: str, policy, seen: int = 0) -> str:
     from ..untrusted import one_line
     from . import report as tree_report
 
@@ -52,7 +92,8 @@ def comment_body(number: int, plan, report: dict, source: str, state: str, polic
                 f"create the children and run them, or `{trigger} replan <guidance>` to plan again. Editing this "
                 "issue's title or body asks for a new plan.")
     lines = [MARKER.format(number), f"<!-- cxo:plan-approval-state plan={plan_digest(report)} source={source} "
-             f"state={state} -->", f"## Proposed issue tree for #{number}", "", headline, "",
+             f"state={state} -->" + _embedded(report) + f"<!-- cxo:plan-seen {int(seen)} -->",
+             f"## Proposed issue tree for #{number}", "", headline, "",
              "| stable id | title | afk/hitl | depends on | ownership |", "| --- | --- | --- | --- | --- |"]
     for node in plan.nodes:
         lines.append(f"| `{one_line(node.stable_id, 80)}` | {one_line(node.title, 120).replace('|', '/')} | "
@@ -62,11 +103,13 @@ def comment_body(number: int, plan, report: dict, source: str, state: str, polic
     return "\n".join(lines)
 
 
-def post(tracker, policy, number: int, plan, report: dict, source: str, state: str) -> dict:
+def post(tracker, policy, number: int, plan, report: dict, source: str, state: str, seen: int = 0) -> dict:
+    """The one plan comment on the parent, made or edited in place. `seen`: the newest comment id when the plan
+    was posted; approve and replan commands count only after it."""
     from ..steps import publish
 
     return publish.upsert_comment(tracker, number, MARKER.format(number),
-                                  comment_body(number, plan, report, source, state, policy))
+                                  comment_body(number, plan, report, source, state, policy, seen))
 
 
 def _guidance(body: str, trigger: str) -> str:

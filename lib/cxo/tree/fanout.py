@@ -253,7 +253,7 @@ def tree_step(env: dict, policy, say, args, tracker) -> tuple[dict, dict]:
     {"parent", "status": planned|running|integrated|blocked, "startable": [child numbers], "children": [...]}."""
     from ..pipeline import heartbeat_for
     from .execute import TreeRun
-    from .run import _blocked, _finish, plan_and_persist
+    from .run import _approval, _blocked, _finish, mark_approved, plan_and_persist
 
     number = env["issue"]["number"]
     heartbeat = heartbeat_for(env, policy, say)
@@ -266,7 +266,19 @@ def tree_step(env: dict, policy, say, args, tracker) -> tuple[dict, dict]:
         prd = _prd(tracker, parent, step.logins)
         status = "running"
         if prd is None or not current or getattr(args, "replan", False):
-            env = plan_and_persist(env, policy, say, args, tracker)
+            approved = None
+            if policy["planning"]["requireApproval"] and not getattr(args, "replan", False):
+                # The plan waits for a maintainer (tree/approval.py); it and its state live on GitHub.
+                env, approved = _approval(env, policy, say, args, tracker)
+                if approved is None:
+                    heartbeat.stop()
+                    status = "awaiting" if "awaits approval" in env["blocked"]["reason"] else "blocked"
+                    return _blocked(env, policy, say, args, tracker, env["blocked"]["reason"],
+                                    env["blocked"]["details"]), {"parent": number, "status": status,
+                                                                 "startable": []}
+            env = plan_and_persist(env, policy, say, args, tracker, report=approved)
+            if approved is not None and not envelope.is_blocked(env):
+                mark_approved(policy, tracker, number, approved)
             if envelope.is_blocked(env):
                 heartbeat.stop()
                 return _blocked(env, policy, say, args, tracker, env["blocked"]["reason"],

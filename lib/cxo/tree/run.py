@@ -204,9 +204,9 @@ def _approval(env: dict, policy, say, args, tracker) -> tuple[dict, dict | None]
     logins = runner_logins(policy, tracker)
     issue = tracker.get_issue(number)
     source = approval.source_digest(issue)
-    state = load_state(policy, number) or {}
-    pending = state.get("approval")
     comments = tracker.list_comments(number)
+    # What waits is on GitHub (the runner's plan comment carries the plan): any host, any Actions job, reads it.
+    pending = approval.pending(comments, number, logins)
     context = ""
     if pending and pending["source"] == source and pending.get("state") == "awaiting":
         decision, guidance = approval.decide(policy, issue, comments, pending, logins)
@@ -223,17 +223,23 @@ def _approval(env: dict, policy, say, args, tracker) -> tuple[dict, dict | None]
     if report is None:
         return env, None
     plan = plan_mod.build(report)
-    comment = approval.post(tracker, policy, number, plan, report, source, "awaiting")
+    seen = max([0] + [c["id"] for c in comments])
+    approval.post(tracker, policy, number, plan, report, source, "awaiting", seen=seen)
     names = {(lab["name"] if isinstance(lab, dict) else lab).lower() for lab in issue.get("labels") or []}
     if policy.label("planApproved").lower() in names:  # an approval of an earlier plan no longer counts
         tracker.remove_label(number, policy.label("planApproved"))
-    seen = max([c["id"] for c in comments] + [comment["id"]])
-    state = load_state(policy, number) or {}
-    save_state(policy, number, {**state, "approval": {"report": report, "plan": approval.plan_digest(report),
-                                                      "source": source, "state": "awaiting", "seen": seen,
-                                                      "comment_id": comment["id"]}})
     say(f"posted the plan of #{number}: it waits for approval")
     return envelope.block(env, STEP, approval.reason(policy), {"plan": approval.plan_digest(report)}), None
+
+
+def mark_approved(policy, tracker, number: int, approved: dict) -> None:
+    """The plan comment says `approved` once the children exist (the command pass stops waking the parent)."""
+    from ..connect import runner_logins
+    from . import approval
+
+    found = approval.pending(tracker.list_comments(number), number, runner_logins(policy, tracker)) or {}
+    approval.post(tracker, policy, number, plan_mod.build(approved), approved, found.get("source", ""), "approved",
+                  seen=found.get("seen", 0))
 
 
 def _run(env: dict, policy, say, args, tracker) -> dict:
@@ -247,11 +253,7 @@ def _run(env: dict, policy, say, args, tracker) -> dict:
                 return _blocked(env, policy, say, args, tracker, env["blocked"]["reason"], env["blocked"]["details"])
         env = plan_and_persist(env, policy, say, args, tracker, report=approved)
         if approved is not None and not envelope.is_blocked(env):
-            from . import approval
-
-            pending = load_state(policy, number)["approval"]
-            approval.post(tracker, policy, number, plan_mod.build(approved), approved, pending["source"], "approved")
-            save_state(policy, number, {**load_state(policy, number), "approval": {**pending, "state": "approved"}})
+            mark_approved(policy, tracker, number, approved)
         if envelope.is_blocked(env):
             return _blocked(env, policy, say, args, tracker, env["blocked"]["reason"], env["blocked"]["details"])
     plan, numbers, states, state = read_back(env, policy, tracker)
