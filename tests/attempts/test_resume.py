@@ -76,3 +76,36 @@ def test_the_token_budget_is_split_between_the_attempts(target_repo, hub_repo, t
         assert item["usage"]["total_tokens"] == 600
     blocked = next(b for b in comments_of(hub_repo, number) if "cxo:blocked" in b)
     assert '"total_tokens":1200' in blocked  # the run's usage marker: both attempts' spend
+
+
+def test_sigterm_during_the_attempts_stops_every_agent_and_ends_blocked(target_repo, hub_repo, tmp_path):
+    """SIGTERM reaches the runner's main thread only: it stops the agents the attempt threads run (each in its own
+    process group) and ends the run blocked, nothing published."""
+    import time
+
+    from tests.support.git_fixtures import GOOD_REPORT, scripted_agent
+
+    started = tmp_path / "started"
+    started.mkdir()
+    scripted_agent(target_repo, tmp_path, [{"append": {str(started / "count"): "started\n"}}, {"sleep": 40},
+                                           {"write": {"F.md": "done\n"}}, {"report": GOOD_REPORT}])
+    number = open_issue(hub_repo)["number"]
+    run = subprocess.Popen([str(BIN / "cxo-run"), "--target", str(target_repo), "--issue", str(number), "--json",
+                            "--attempts", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        count = started / "count"
+        while not count.exists() or count.read_text().count("started") < 2:  # both agents are running
+            assert run.poll() is None, run.communicate()
+            time.sleep(0.2)
+        run.terminate()
+        out, err = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 3, err
+    assert json.loads(out)["blocked"]["reason"].startswith("interrupted during the attempts (SIGINT/SIGTERM)")
+    final = json.loads((Path(json.loads(out)["paths"]["run_dir"]) / "05-publish.json").read_text())
+    items = final["attempts"]["items"]
+    assert [i["step"] for i in items] == ["codex", "codex"]
+    assert all("killed by signal" in i["reason"] for i in items), [i["reason"] for i in items]
+    assert pulls(hub_repo) == [] and labels_of(hub_repo, number) == ["agent:auto", "agent:blocked"]

@@ -14,7 +14,7 @@ A killed best-of-N run is not picked up half-way: resumed before its winner was 
 was interrupted: retry"); resumed after, it publishes the winner.
 """
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 from .. import envelope
@@ -87,10 +87,13 @@ def run(env: dict, policy, say, args=None, tracker=None) -> dict:
                 for k, (view, m) in enumerate(zip(views, work.numbers(policy, branch, tree, n), strict=True), 1)]
     say(f"best of {n}: {n} attempts, {concurrency} at a time"
         + (f", {each:,} tokens each (codex.maxTokens {env['attempts']['max_tokens']:,} split)" if each else ""))
-    results = _run_all(env, attempts, n, concurrency, policy, args, say)
-    if results is None:
-        return finish(envelope.block(env, "run", "interrupted during the attempts (SIGINT/SIGTERM)", {}))
-    items = [work.item(a, result, seconds) for a, (result, seconds) in zip(attempts, results, strict=True)]
+    results, interrupted = _run_all(env, attempts, n, concurrency, policy, args, say)
+    items = [work.item(a, result, seconds) for a, (result, seconds) in zip(attempts, results, strict=True)
+             if result is not None]
+    if interrupted:
+        env["attempts"]["items"] = items
+        return finish(envelope.block(env, "run", "interrupted during the attempts (SIGINT/SIGTERM): nothing was "
+                                     "published; every attempt was stopped", {}))
     winner, why = choose.choose(items)
     env["attempts"].update(status="done", items=items, winner=winner, why=why)
     say(why)
@@ -110,22 +113,51 @@ def run(env: dict, policy, say, args=None, tracker=None) -> dict:
     return finish(env)
 
 
-def _run_all(env: dict, attempts: list, n: int, concurrency: int, policy, args, say) -> list | None:
-    """Every attempt, `concurrency` at a time, while the run's claim is kept alive; None when interrupted."""
+def _run_all(env: dict, attempts: list, n: int, concurrency: int, policy, args, say) -> tuple[list, bool]:
+    """Every attempt, `concurrency` at a time, while the run's claim is kept alive: [(envelope, seconds)] in
+    attempt order, and whether the run was interrupted (SIGINT/SIGTERM reach the main thread only: then no attempt
+    starts a further step, the processes they run are stopped, and the attempts not started get None)."""
+    import threading
+
     from ..pipeline import heartbeat_for
 
     heartbeat = heartbeat_for(env, policy, say)
+    stop = threading.Event()
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="cxo-attempt")
+    futures = []
     try:
-        futures = [pool.submit(work.run, env, a, n, args, _prefixed(say, f"attempt {a.k}/{n}: ")) for a in attempts]
-        return [future.result() for future in futures]
+        futures = [pool.submit(work.run, env, a, n, args, _prefixed(say, f"attempt {a.k}/{n}: "), stop)
+                   for a in attempts]
+        return [future.result() for future in futures], False
     except KeyboardInterrupt:
-        say("interrupted: no further attempt starts")
+        say("interrupted: stopping every attempt")
+        stop.set()
         pool.shutdown(wait=False, cancel_futures=True)
-        return None
+        while not all(future.done() for future in futures):
+            _stop_children()
+            wait(futures, timeout=1)
+        return [f.result() if f.done() and not f.cancelled() else (None, 0.0) for f in futures], True
     finally:
-        pool.shutdown(wait=False)
+        pool.shutdown(wait=False)  # every attempt is over by now, unless a second interrupt cut the wait short
         heartbeat.stop()
+
+
+def _stop_children() -> None:
+    """TERM the process group of every process this runner started (each agent, check and sandbox is one)."""
+    import os
+    import signal
+
+    me = str(os.getpid())
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:  # its parent is this runner
+            try:
+                os.killpg(int(stat.parent.name), signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def _prefixed(say, prefix: str):

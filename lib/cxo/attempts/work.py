@@ -35,9 +35,9 @@ def numbers(policy, branch: str, tree: Path, n: int) -> list[int]:
     return list(range(start + 1, start + n + 1))
 
 
-def run(main: dict, attempt: Attempt, n: int, args, say) -> tuple[dict, float]:
+def run(main: dict, attempt: Attempt, n: int, args, say, stop=None) -> tuple[dict, float]:
     """The attempt, start to end; never raises (an unexpected error blocks the attempt). Returns its envelope and
-    its wall time."""
+    its wall time. `stop` (a threading.Event) set: no further step starts."""
     from ..connect import tracker_for
     from ..steps import codex, gate
 
@@ -50,6 +50,9 @@ def run(main: dict, attempt: Attempt, n: int, args, say) -> tuple[dict, float]:
     tracker = None
     for index, (name, step) in enumerate((("worktree", None), ("codex", codex), ("gate", gate)), start=2):
         if envelope.is_blocked(env):
+            break
+        if stop is not None and stop.is_set():
+            env = envelope.block(env, name, f"interrupted before {name} (SIGINT/SIGTERM)", {})
             break
         try:
             if step is None:
