@@ -143,3 +143,34 @@ def test_an_edit_of_the_parent_after_the_plan_asks_for_approval_again(runner, hu
     [posted] = plan_comments(hub_repo, parent)
     assert "state=awaiting" in posted["body"] and posted["body"] != first["body"]
     assert "agent:plan-approved" not in labels_of(hub_repo, parent)  # the old approval no longer counts
+
+
+def test_cxo_plan_by_hand_posts_the_plan_and_after_approval_creates_the_children_from_it(runner, hub_repo,
+                                                                                         tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    counts = approval_agent(runner, tmp_path)
+    parent = open_parent(hub_repo)
+    b = Path(sys.executable).parent
+    chain = f"{b}/cxo-claim --target {runner} --issue {parent} | {b}/cxo-worktree | {b}/cxo-plan"
+
+    def sh(command):
+        return subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True,
+                              env={**os.environ, "GITHUB_TOKEN": RUNNER}, timeout=180)
+
+    waiting = sh(f"{chain} | {b}/cxo-publish")
+    assert waiting.returncode == 3, waiting.stderr[-2000:]  # blocked: the plan waits
+    assert json.loads(waiting.stdout)["blocked"]["reason"] == REASON
+    assert child_issues(hub_repo, parent) == {} and len(plan_comments(hub_repo, parent)) == 1
+    assert labels_of(hub_repo, parent) == ["agent:blocked", "agent:plan-auto"]
+    comment(hub_repo, parent, "@cxo approve")
+    daemon_commands(runner)  # the command pass takes agent:blocked off the approved parent
+    approved = sh(chain)
+    assert approved.returncode == 0, approved.stderr[-2000:]
+    assert sorted(json.loads(approved.stdout)["plan"]["children"]) == ["a", "b"]
+    assert sorted(child_issues(hub_repo, parent)) == ["a", "b"] and plans(counts) == 1  # planned once
+    assert "state=approved" in plan_comments(hub_repo, parent)[0]["body"]

@@ -253,7 +253,7 @@ def tree_step(env: dict, policy, say, args, tracker) -> tuple[dict, dict]:
     {"parent", "status": planned|running|integrated|blocked, "startable": [child numbers], "children": [...]}."""
     from ..pipeline import heartbeat_for
     from .execute import TreeRun
-    from .run import _approval, _blocked, _finish, mark_approved, plan_and_persist
+    from .run import _blocked, _finish, plan_approved
 
     number = env["issue"]["number"]
     heartbeat = heartbeat_for(env, policy, say)
@@ -266,23 +266,13 @@ def tree_step(env: dict, policy, say, args, tracker) -> tuple[dict, dict]:
         prd = _prd(tracker, parent, step.logins)
         status = "running"
         if prd is None or not current or getattr(args, "replan", False):
-            approved = None
-            if policy["planning"]["requireApproval"] and not getattr(args, "replan", False):
-                # The plan waits for a maintainer (tree/approval.py); it and its state live on GitHub.
-                env, approved = _approval(env, policy, say, args, tracker)
-                if approved is None:
-                    heartbeat.stop()
-                    status = "awaiting" if "awaits approval" in env["blocked"]["reason"] else "blocked"
-                    return _blocked(env, policy, say, args, tracker, env["blocked"]["reason"],
-                                    env["blocked"]["details"]), {"parent": number, "status": status,
-                                                                 "startable": []}
-            env = plan_and_persist(env, policy, say, args, tracker, report=approved)
-            if approved is not None and not envelope.is_blocked(env):
-                mark_approved(policy, tracker, number, approved)
+            # Through plan approval when the policy asks for it: the plan and its state live on GitHub.
+            env = plan_approved(env, policy, say, args, tracker)
             if envelope.is_blocked(env):
                 heartbeat.stop()
+                status = "awaiting" if env["blocked"]["reason"].startswith("plan awaits approval") else "blocked"
                 return _blocked(env, policy, say, args, tracker, env["blocked"]["reason"],
-                                env["blocked"]["details"]), {"parent": number, "status": "blocked", "startable": []}
+                                env["blocked"]["details"]), {"parent": number, "status": status, "startable": []}
             current = children.existing(tracker, number, labels["child"], step.logins)
             prd = env["plan"]["report"]["parent"]["body"]
             status = "planned"

@@ -242,18 +242,26 @@ def mark_approved(policy, tracker, number: int, approved: dict) -> None:
                   seen=found.get("seen", 0))
 
 
+def plan_approved(env: dict, policy, say, args, tracker) -> dict:
+    """Plan the parent and create its children, through plan approval when the policy asks for it
+    (planning.requireApproval; not on --replan): blocked with "plan awaits approval" while the plan waits. The
+    one way every tree runner plans: cxo-run, the Actions fan-out and cxo-plan."""
+    approved = None
+    if policy["planning"]["requireApproval"] and not getattr(args, "replan", False):
+        env, approved = _approval(env, policy, say, args, tracker)
+        if approved is None:
+            return env
+    env = plan_and_persist(env, policy, say, args, tracker, report=approved)
+    if approved is not None and not envelope.is_blocked(env):
+        mark_approved(policy, tracker, env["issue"]["number"], approved)
+    return env
+
+
 def _run(env: dict, policy, say, args, tracker) -> dict:
     number = env["issue"]["number"]
     if load_state(policy, number) is None or getattr(args, "replan", False) or \
             "report" not in (load_state(policy, number) or {}):
-        approved = None
-        if policy["planning"]["requireApproval"] and not getattr(args, "replan", False):
-            env, approved = _approval(env, policy, say, args, tracker)
-            if approved is None:
-                return _blocked(env, policy, say, args, tracker, env["blocked"]["reason"], env["blocked"]["details"])
-        env = plan_and_persist(env, policy, say, args, tracker, report=approved)
-        if approved is not None and not envelope.is_blocked(env):
-            mark_approved(policy, tracker, number, approved)
+        env = plan_approved(env, policy, say, args, tracker)
         if envelope.is_blocked(env):
             return _blocked(env, policy, say, args, tracker, env["blocked"]["reason"], env["blocked"]["details"])
     plan, numbers, states, state = read_back(env, policy, tracker)
