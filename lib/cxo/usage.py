@@ -70,6 +70,33 @@ def biggest(a: dict, b: dict) -> dict:
     return {key: max(_count(a.get(key)), _count(b.get(key))) for key in zero()}
 
 
+def json_event(line: str, needle: str) -> dict | None:
+    """The JSON object one stdout line holds when it mentions `needle` (a cheap test first), else None."""
+    text = line.strip()
+    if not text.startswith("{") or needle not in text:
+        return None
+    try:
+        event = json.loads(text)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None
+
+
+class Tally:
+    """Per-message figures (a message counted once by its key, its last figures kept) beside a session total the
+    agent reports at its end: the larger of their sums wins, so neither source can lower the figures."""
+
+    def __init__(self):
+        self.messages: dict[str, dict] = {}
+        self.total = zero()
+
+    def figures(self) -> dict:
+        summed = zero()
+        for each in self.messages.values():
+            summed = add(summed, each)
+        return biggest(summed, self.total)
+
+
 class Tail:
     """The complete lines appended to the `*.jsonl` files under a directory since the last read."""
 

@@ -109,6 +109,7 @@ class Operation(RuleBasedStateMachine):
         (self.tmp / "script").mkdir()
         scripted_agent(self.target, self.tmp / "script", [{"sh": agent_script(self.behaviours, self.counts)}],
                        extra_policy={"reviewGates": {"quality": {"enabled": False}},
+                                     "planning": {"requireApproval": True},
                                      "agent": {"readPaths": [str(self.behaviours)],
                                                "writePaths": [str(self.counts)]}})
         os.environ["GITHUB_TOKEN"] = RUNNER
@@ -117,6 +118,7 @@ class Operation(RuleBasedStateMachine):
         self.mains = {self.main_sha()}          # every commit the base branch has been
         self.issues: list[int] = []
         self.parents: list[int] = []
+        self.approved: set[int] = set()  # parents a maintainer approved (planning.requireApproval)
 
     def teardown(self):
         if getattr(self, "hub", None):
@@ -174,6 +176,20 @@ class Operation(RuleBasedStateMachine):
         number = self.api.ok("POST", f"{R}/issues", {"title": "Two parts", "body": "Build two parts.",
                                                      "labels": ["agent:plan-auto"]})["number"]
         self.parents.append(number)
+
+    @precondition(lambda self: self.parents)
+    @rule(data=st.data(), how=st.sampled_from(("comment", "label", "untrusted")))
+    def approve_plan(self, data, how):
+        """A maintainer approves a parent's plan (a trusted comment or the label); a stranger's approve counts
+        for nothing."""
+        parent = data.draw(st.sampled_from(self.parents))
+        if how == "label":
+            self.api.ok("POST", f"{R}/issues/{parent}/labels", {"labels": ["agent:plan-approved"]})
+        else:
+            token = "as:carol" if how == "comment" else "as:mallory"
+            self.api.ok("POST", f"{R}/issues/{parent}/comments", {"body": "@cxo approve"}, token=token)
+        if how != "untrusted":
+            self.approved.add(parent)
 
     @precondition(lambda self: self.issues)
     @rule(data=st.data())
@@ -358,6 +374,18 @@ class Operation(RuleBasedStateMachine):
             allowed = self.authorized[number] + (1 if number in children else 0)
             self.check(self.runs(number) <= allowed,
                        f"#{number}'s agent ran {self.runs(number)} time(s), {allowed} authorized")
+
+    @invariant()
+    def children_only_after_approval(self):
+        if not hasattr(self, "api"):
+            return
+        marks = re.compile(r"^<!-- codex-orchestrator:autonomous-child parent=#(\d+) -->")
+        for issue in self.api.ok("GET", f"{R}/issues?state=all&per_page=100"):
+            found = marks.match(issue.get("body") or "")
+            if found:
+                parent = int(found.group(1))
+                self.check(parent in self.approved, f"#{issue['number']}, a child of #{parent}, exists, but "
+                           f"nobody approved #{parent}'s plan")
 
     def with_open_pull(self) -> set[int]:
         return {int(re.search(r"cxo:report issue=(\d+)", p["body"]).group(1)) for p in self.cxo_pulls()}

@@ -93,24 +93,14 @@ def figures(raw: dict) -> dict:
                             count("output_tokens"))
 
 
-class Usage:
+class Usage(usage.Tally):
     """Claude Code's usage: each `assistant` event carries its API message's usage (the same message may come
     in several events: counted once, by message id, the last figures kept); the `result` event at the end
     carries the session's total."""
 
-    def __init__(self):
-        self.messages: dict[str, dict] = {}
-        self.total = usage.zero()
-
     def feed(self, line: str) -> None:
-        text = line.strip()
-        if not text.startswith("{") or '"usage"' not in text:
-            return
-        try:
-            event = json.loads(text)
-        except ValueError:
-            return
-        if not isinstance(event, dict):
+        event = usage.json_event(line, '"usage"')
+        if event is None:
             return
         if event.get("type") == "assistant":
             message = event.get("message") or {}
@@ -122,12 +112,6 @@ class Usage:
 
     def poll(self) -> None:
         pass
-
-    def figures(self) -> dict:
-        summed = usage.zero()
-        for each in self.messages.values():
-            summed = usage.add(summed, each)
-        return usage.biggest(summed, self.total)
 
 
 def meter(limit: int | None, config_home: Path | None) -> usage.Meter:

@@ -108,25 +108,18 @@ def describe(line: str) -> str | None:
     return kind or None
 
 
-class Usage:
+class Usage(usage.Tally):
     """The Gemini CLI's usage: the `result` event at the end carries the session's total (`stats`); while it
     runs, its chat records (<home>/.gemini/tmp/<project>/chats/session-*.jsonl) carry each model response's
     `tokens` (a record may be written again with the same id: the last figures count)."""
 
     def __init__(self, home: Path | None):
+        super().__init__()
         self.tail = usage.Tail(Path(home) / ".gemini" / "tmp") if home else None
-        self.messages: dict[str, dict] = {}
-        self.total = usage.zero()
 
     def feed(self, line: str) -> None:
-        text = line.strip()
-        if not text.startswith("{") or '"stats"' not in text:
-            return
-        try:
-            event = json.loads(text)
-        except ValueError:
-            return
-        stats = event.get("stats") if isinstance(event, dict) and event.get("type") == "result" else None
+        event = usage.json_event(line, '"stats"')
+        stats = event.get("stats") if event is not None and event.get("type") == "result" else None
         if isinstance(stats, dict):
             self.total = usage.biggest(self.total, usage.figures_of(
                 stats.get("input_tokens"), stats.get("cached"), stats.get("output_tokens"), stats.get("total_tokens")))
@@ -145,12 +138,6 @@ class Usage:
             if isinstance(tokens, dict) and record.get("id"):
                 self.messages[f"{path}:{record['id']}"] = usage.figures_of(
                     tokens.get("input"), tokens.get("cached"), tokens.get("output"), tokens.get("total"))
-
-    def figures(self) -> dict:
-        summed = usage.zero()
-        for each in self.messages.values():
-            summed = usage.add(summed, each)
-        return usage.biggest(summed, self.total)
 
 
 def meter(limit: int | None, config_home: Path | None) -> usage.Meter:

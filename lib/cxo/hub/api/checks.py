@@ -185,22 +185,23 @@ def combined_status(hub, req, owner, repo, ref):
                  "commit_url": f"{api}/commits/{sha}", "url": f"{api}/commits/{sha}/status"}, {}
 
 
-@route("GET", "/repos/{owner}/{repo}/actions/jobs/{job_id}/logs", "actions/download-job-logs-for-workflow-run")
-def job_logs(hub, req, owner, repo, job_id):
+def _job_log(hub, req, owner, repo, job_id):
+    """The repository and the Actions job (an Actions check run) with a log, or 404."""
     row = hub.repo_or_404(owner, repo, req.login)
     run = hub.store.one("SELECT * FROM check_runs WHERE id = ? AND repo_id = ? AND app = 'github-actions'",
                         int(job_id) if job_id.isdigit() else -1, row["id"])
     if run is None or run["log"] is None:
         raise not_found()
+    return row, run
+
+
+@route("GET", "/repos/{owner}/{repo}/actions/jobs/{job_id}/logs", "actions/download-job-logs-for-workflow-run")
+def job_logs(hub, req, owner, repo, job_id):
+    row, run = _job_log(hub, req, owner, repo, job_id)
     return 302, None, {"Location": f"{hub.base}/repos/{hub.full(row)}/actions/jobs/{run['id']}/logs/download"}
 
 
 @route("GET", "/repos/{owner}/{repo}/actions/jobs/{job_id}/logs/download", "actions/job-log-download")
 def job_log_download(hub, req, owner, repo, job_id):
     """Where the 302 above points (GitHub's is a signed blob-storage URL): the log's text."""
-    row = hub.repo_or_404(owner, repo, req.login)
-    run = hub.store.one("SELECT log FROM check_runs WHERE id = ? AND repo_id = ?",
-                        int(job_id) if job_id.isdigit() else -1, row["id"])
-    if run is None or run["log"] is None:
-        raise not_found()
-    return 200, run["log"].encode(), {}
+    return 200, _job_log(hub, req, owner, repo, job_id)[1]["log"].encode(), {}
