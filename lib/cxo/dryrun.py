@@ -252,6 +252,19 @@ def _where(out: Plan, policy, issue: dict, mode: str, branch: str, base: dict, s
         out.refuse(f"git.branchTemplate gives no valid branch name for this issue ({branch!r})")
 
 
+def _attempts(out: Plan, policy) -> None:
+    """Best-of-N (lib/cxo/attempts/): how many attempts, how many at a time, each one's agent and token share."""
+    from .attempts import specs
+
+    n = specs.count(policy, out.args)
+    if n < 2:
+        return
+    each = specs.share(policy["codex"].get("maxTokens"), n)
+    views = [specs.view(policy, spec, each, k) for k, spec in enumerate(specs.agent_specs(policy, out.args), 1)]
+    out.data["attempts"] = {"n": n, "concurrency": max(1, min(n, int(policy["concurrency"]["children"] or 1))),
+                            "max_tokens_each": each, "agents": [specs.describe(view) for view in views]}
+
+
 def _base(policy, branch: str | None = None, what: str = "the base branch") -> dict:
     branch = branch or policy.base_branch
     remote = policy.remote
@@ -291,6 +304,8 @@ def _fresh(out: Plan, policy, tracker, issue: dict, continuing) -> None:
         _where(out, policy, issue, "plan-auto", branch, _base(policy), steps, kind="tree")
     else:
         _where(out, policy, issue, "auto", branch, _base(policy), ("claim", "worktree", "codex", "gate", "publish"))
+        if verdict.mode == "auto":
+            _attempts(out, policy)
     if verdict.eligible and verdict.mode in ("auto", "child", "plan-auto"):
         if not continuing and not tree_parent:  # a new issue waits while too many cxo PRs wait (lib/cxo/pace.py)
             from .pace import check_start
@@ -445,6 +460,12 @@ def text(data: dict) -> str:
                      f"max tokens {agent['max_tokens'] or 'none'}"
                      + (f", env passthrough {', '.join(agent['env_passthrough'])}" if agent["env_passthrough"]
                         else ""))
+    attempts = data.get("attempts")
+    if attempts:
+        agents = ", ".join(a["kind"] + (f" {a['model']}" if a.get("model") else "") for a in attempts["agents"])
+        lines.append(f"  attempts:    best of {attempts['n']}, {attempts['concurrency']} at a time"
+                     + (f", {attempts['max_tokens_each']:,} tokens each" if attempts["max_tokens_each"] else "")
+                     + f": {agents}")
     lines.append(f"  sandbox:     {data['sandbox']['isolation']}: {data['sandbox']['status']}")
     net = data["network"]
     lines.append(f"  network:     {net['mode']}" + (f" ({', '.join(net['allow_hosts']) or 'no hosts'})"

@@ -50,3 +50,33 @@ def test_the_winner_is_the_passing_attempt_with_fewest_findings_then_smallest_di
     assert choose([item(1, diff=30), item(2, diff=12, seconds=9.0), item(3, diff=12, seconds=3.0)])[0] == 3
     won, why = choose([item(1), item(2)])
     assert won == 1 and why.endswith("the earliest of equally good attempts")
+
+
+def test_the_dry_run_shows_the_attempts_and_writes_nothing(target_repo, hub_repo, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    from tests.attempts.test_best_of import open_issue
+    from tests.support.git_fixtures import GOOD_REPORT, scripted_agent
+
+    scripted_agent(target_repo, tmp_path, [{"report": GOOD_REPORT}], maxTokens=900)
+    path = target_repo / ".codex-orchestrator" / "config.yaml"
+    policy = yaml.safe_load(path.read_text())
+    policy["agent"]["attempts"] = [{"kind": "claude", "model": "claude-sonnet-4-5"}, {"kind": "codex"}]
+    write_policy(target_repo, policy)
+    number = open_issue(hub_repo)["number"]
+    run = [str(Path(sys.executable).parent / "cxo-run"), "--target", str(target_repo), "--issue", str(number),
+           "--dry-run"]
+    out = subprocess.run(run + ["--attempts", "3"], capture_output=True, text=True, env=os.environ, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "  attempts:    best of 3, 2 at a time, 300 tokens each: claude claude-sonnet-4-5, codex, claude " \
+           "claude-sonnet-4-5\n" in out.stdout
+    plan = json.loads(subprocess.run(run + ["--json"], capture_output=True, text=True, env=os.environ,
+                                     timeout=120).stdout)
+    assert plan["attempts"]["n"] == 2 and [a["kind"] for a in plan["attempts"]["agents"]] == ["claude", "codex"]
+    assert hub_repo.api.ok("GET", f"/repos/acme/widgets/issues/{number}/comments") == []
