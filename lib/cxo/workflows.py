@@ -65,6 +65,10 @@ jobs:
     permissions:
       contents: read
       issues: read
+      # cxo's PRs: their feedback, base moves and failing checks make rounds (lib/cxo/rounds/upkeep.py).
+      pull-requests: read
+      checks: read
+      statuses: read
     outputs:
       issues: ${{ steps.list.outputs.issues }}
       tree: ${{ steps.list.outputs.tree }}
@@ -290,6 +294,9 @@ AGENT_MATRIX = """\
       contents: write
       issues: write
       pull-requests: write
+      checks: read  # a CI fix round reads the failing checks and the Actions job's log
+      statuses: read
+      actions: read
     strategy:
       fail-fast: false
       max-parallel: @MAX_PARALLEL@  # concurrency.children in .codex-orchestrator/config.yaml
