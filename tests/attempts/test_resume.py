@@ -73,6 +73,7 @@ def test_the_token_budget_is_split_between_the_attempts(target_repo, hub_repo, t
     assert (section["max_tokens"], section["max_tokens_each"]) == (1000, 500)
     for item in section["items"]:
         assert item["step"] == "codex" and "token budget exhausted (codex.maxTokens 500)" in item["reason"]
+        assert item["reason"].endswith("A best-of-N attempt is not continued: its share of the budget is spent")
         assert item["usage"]["total_tokens"] == 600
     blocked = next(b for b in comments_of(hub_repo, number) if "cxo:blocked" in b)
     assert '"total_tokens":1200' in blocked  # the run's usage marker: both attempts' spend

@@ -253,6 +253,7 @@ def budget_stop(env: dict, policy, say, worktree: Path, spent: dict, max_tokens:
             f"+{stat['insertions']} -{stat['deletions']}; not pushed)" if kept else
             "it left no changes to keep" if not stat["file_count"] else
             f"its work is on {tree['branch']} ({stat['file_count']} file(s); not pushed)")
+    then = (f"Continue with `cxo-run --issue {number} --continue`" if not env.get("attempt") else
+            "A best-of-N attempt is not continued: its share of the budget is spent")  # lib/cxo/attempts/
     return envelope.block(env, STEP, f"token budget exhausted (codex.maxTokens {max_tokens:,}): the agent was "
-                          f"stopped after {usage.describe(spent)} in {seconds:.0f}s; {work}. Continue with "
-                          f"`cxo-run --issue {number} --continue`", details)
+                          f"stopped after {usage.describe(spent)} in {seconds:.0f}s; {work}. {then}", details)
