@@ -382,7 +382,8 @@ def blocked_report(env: dict, marker: str, state_dir: str) -> str:
               f"`cxo-run --issue {number}` (or let the daemon pick it up): a fresh attempt from the current base"
               f"{kept}.",
               f"- Replay one step from its saved envelope, e.g. `cxo-gate < {state_dir}/runs/{number}/"
-              f"{env['run_id']}/03-codex.json`."]
+              f"{env['run_id']}/{'attempt-1/' if env.get('attempts') else ''}03-codex.json`"
+              + (" (each attempt's steps are under `attempt-<k>/`)." if env.get("attempts") else ".")]
     return _finish(lines)
 
 

@@ -110,6 +110,8 @@ def test_no_attempt_passes_blocks_and_publishes_nothing_keeping_every_attempt(ta
     assert len(blocked) == 1 and "### Attempts (best of 3)" in blocked[0]
     assert blocked[0].count("❌ codex: agent exited with status 1") == 3
     assert "**No attempt passed every gate:** nothing was published." in blocked[0]
+    assert f"{final['run_id']}/attempt-1/03-codex.json` (each attempt's steps are under `attempt-<k>/`)" in blocked[0]
+    assert (Path(final["attempts"]["items"][0]["run_dir"]) / "03-codex.json").is_file()
     # Every attempt's work stays in its own local tree and branch: cxo-worktrees shows them.
     kept = listing(policy_mod.load(target_repo))
     trees = {Path(t["path"]).name: t for t in kept["worktrees"]}
