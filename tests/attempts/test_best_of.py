@@ -122,6 +122,18 @@ def test_no_attempt_passes_blocks_and_publishes_nothing_keeping_every_attempt(ta
         assert f"# attempt {m}\n" in (Path(tree["path"]) / "app" / "calc.py").read_text()
     assert {a["branch"] for a in kept["attempts"]} == {f"{final['worktree']['branch']}-attempt-{m}" for m in (1, 2, 3)}
 
+    # A retry (the blocked label removed) is a new best-of-N run: its attempts come after the kept ones.
+    hub_repo.api.ok("DELETE", f"/repos/acme/widgets/issues/{issue['number']}/labels/agent:blocked")
+    seed(seeds, issue["number"], [2])
+    again = run_issue(target_repo, issue["number"], args=SimpleNamespace(attempts=2))
+    assert again["status"] == "ok", again.get("blocked")
+    branch = again["worktree"]["branch"]
+    assert [i["branch"] for i in again["attempts"]["items"]] == [f"{branch}-attempt-4", f"{branch}-attempt-5"]
+    assert again["attempts"]["winner"] == 2
+    assert git(target_repo, "show", f"{branch}:app/calc.py") == calc("    # attempt 2\n")
+    first = Path(trees[f"issue-{issue['number']}-attempt-1"]["path"])
+    assert "# attempt 1\n" in (first / "app" / "calc.py").read_text()  # the earlier attempts' work is untouched
+
 
 def reviewer_counting_todos(tmp_path) -> dict:
     """A reviewer (fake_agent.py) that approves with one finding per TODO in app/calc.py."""
