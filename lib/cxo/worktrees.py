@@ -80,7 +80,7 @@ def discard(policy, issue: int, say) -> list[str]:
             git(policy.target, "branch", "-D", "--", entry["branch"], retcode=None)
             removed.append(f"branch {entry['branch']}")
     for entry in attempts(policy):
-        if entry["issue"] == issue and f"branch {entry['branch']}" not in removed:  # a best-of-N attempt's tree
+        if entry["issue"] == issue:
             git(policy.target, "branch", "-D", "--", entry["branch"])
             removed.append(f"branch {entry['branch']}")
     if not removed:

@@ -134,6 +134,13 @@ def test_no_attempt_passes_blocks_and_publishes_nothing_keeping_every_attempt(ta
     first = Path(trees[f"issue-{issue['number']}-attempt-1"]["path"])
     assert "# attempt 1\n" in (first / "app" / "calc.py").read_text()  # the earlier attempts' work is untouched
 
+    # cxo-worktrees discard N takes the issue's tree and every attempt's tree and branch.
+    from cxo.worktrees import discard
+
+    pol = policy_mod.load(target_repo)
+    discard(pol, issue["number"], lambda message: None)
+    assert listing(pol) == {"worktrees": [], "attempts": []}
+
 
 def reviewer_counting_todos(tmp_path) -> dict:
     """A reviewer (fake_agent.py) that approves with one finding per TODO in app/calc.py."""
