@@ -1,4 +1,4 @@
-"""The seed's config.json and completion report, translated to cxo's keys (lib/cxo/seed.py)."""
+"""The seed's config.json and completion report, translated to cxo's keys (lib/cxo/policy/seed.py)."""
 
 import json
 import subprocess
@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from cxo import policy as policy_mod
-from cxo import seed
+from cxo.policy import seed
 from cxo.steps.codex import read_report
 from tests.support.git_fixtures import git
 

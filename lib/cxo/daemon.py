@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from .commands import apply_issue_commands
+from .github.commands import apply_issue_commands
 from .status import Classifier
 
 
@@ -137,7 +137,7 @@ class Daemon:
     def feedback(self, issues: list[dict]) -> list[int]:
         """cxo PRs with trusted feedback to act on: eligible for a round, or past feedback.maxRounds and not yet
         told so. Conditional listings: an idle PR costs no rate limit."""
-        from .feedback import feedback_state, wants_round
+        from .github.feedback import feedback_state, wants_round
         from .rounds.upkeep import annotate
 
         items = annotate(self.policy, self.tracker, feedback_state(self.policy, self.tracker, issues), self.say)

@@ -39,7 +39,7 @@ def logins(policy, tracker) -> set[str]:
 def check_prompts(policy) -> None:
     """prompting.check_prompts, reading the prompts in place (the run copies a committed prompt out first)."""
     from .policy import POLICY_DIR
-    from .policy_checks import check_template
+    from .policy.checks import check_template
     from .prompting import PROMPT_PLACEHOLDERS, read_prompt
     from .resources import prompts_dir
 
@@ -155,7 +155,7 @@ def plan(target, args, policy) -> dict:
     tracker = tracker_for(policy)
     pull = None
     if args.pr:
-        from .feedback import REPORT, is_cxo_pull
+        from .github.feedback import REPORT, is_cxo_pull
 
         pull = tracker.get_pull(args.pr)
         who = logins(policy, tracker)
@@ -329,7 +329,7 @@ def _fresh(out: Plan, policy, tracker, issue: dict, continuing) -> None:
 
 
 def _feedback_pull(policy, tracker, number: int) -> dict | None:
-    from .feedback import REPORT, cxo_pulls
+    from .github.feedback import REPORT, cxo_pulls
 
     who = logins(policy, tracker)
     for pull in cxo_pulls(tracker.list_issues(state="open"), who):
@@ -339,7 +339,7 @@ def _feedback_pull(policy, tracker, number: int) -> dict | None:
 
 
 def _round(out: Plan, policy, tracker, issue: dict, pull: dict, saved, issue_refusal: str | None = None) -> None:
-    from .feedback import pull_feedback
+    from .github.feedback import pull_feedback
 
     data = out.data
     number = pull["number"]
@@ -383,7 +383,7 @@ def _round_verdict(policy, issue: dict) -> str | None:
 
 def _resume(out: Plan, policy, tracker, issue: dict, saved: dict) -> None:
     from . import recovery
-    from .claims import earliest_live, finished_runs, parse_claims
+    from .github.claims import earliest_live, finished_runs, parse_claims
     from .steps.worktree import branch_name
 
     data = out.data

@@ -127,7 +127,7 @@ class InReview:
                 and reason.startswith(("not eligible: review", "not eligible: blocked"))):
             return None
         from .connect import runner_logins
-        from .feedback import REPORT, cxo_pulls
+        from .github.feedback import REPORT, cxo_pulls
 
         logins = runner_logins(policy, tracker)
         for pull in cxo_pulls(tracker.list_issues(state="open"), logins):

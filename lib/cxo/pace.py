@@ -69,7 +69,7 @@ def limits(policy) -> tuple[int | None, int | None]:
 
 def waiting_pulls(issues: list[dict], logins: set[str]) -> list[dict]:
     """Open cxo PRs (draft or not) in the open issue listing, by number."""
-    from .feedback import is_cxo_pull
+    from .github.feedback import is_cxo_pull
 
     return sorted((i for i in issues if i.get("pull_request") is not None and i.get("state", "open") == "open"
                    and not (i["pull_request"] or {}).get("merged_at") and is_cxo_pull(i, logins)),
@@ -78,7 +78,7 @@ def waiting_pulls(issues: list[dict], logins: set[str]) -> list[dict]:
 
 def state(policy, tracker, issues: list[dict] | None = None) -> Pace | None:
     """The pace now, or None when the policy sets no limit (then not one request is made)."""
-    from .feedback import REPORT
+    from .github.feedback import REPORT
 
     limit, owner_limit = limits(policy)
     if limit is None and owner_limit is None:

@@ -44,7 +44,7 @@ def run_steps(env: dict, policy, say, args=None, tracker=None, steps=STEPS, modu
 
 
 def heartbeat_for(env: dict, policy, say):
-    from .claims import Heartbeat
+    from .github.claims import Heartbeat
 
     claim = env["claim"]
     data = {"run_id": env["run_id"], "runner": claim["runner"]["name"], "host": claim["runner"]["host"],

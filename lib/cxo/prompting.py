@@ -175,7 +175,7 @@ def checks_context(info: dict) -> str:
 def feedback_context(info: dict) -> str:
     """A feedback round's part of the prompt: runner-written framing, each trusted feedback item fenced as data
     with its id (the agent answers per id in the report's `feedback`), and what was left out."""
-    from .feedback import IGNORED_WHY
+    from .github.feedback import IGNORED_WHY
 
     lines = [f"# Feedback round {info['n']} on draft pull request #{info['pull']}", "",
              "The change for this issue is already on this branch: the runner published it as a draft pull "

@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 
 from . import envelope
-from .claims import claim_comment, earliest_live, finished_runs, parse_claims, renew
 from .errors import CxoError
+from .github.claims import claim_comment, earliest_live, finished_runs, parse_claims, renew
 from .gitutil import git
 
 STEPS = ("claim", "worktree", "codex", "gate", "publish")

@@ -139,7 +139,7 @@ def usage_marker(env: dict) -> str:
 
 
 def _done(env: dict) -> str:
-    from .claims import done_marker
+    from .github.claims import done_marker
 
     return done_marker(env["run_id"]) + usage_marker(env)
 

@@ -50,8 +50,8 @@ def run_tree_step(target, parent: int, args=None, say=None) -> dict:
     if policy["planning"]["requireApproval"]:
         # A plan waiting for approval: a trusted approve/replan (or the label) unblocks the parent first, as the
         # daemon's command pass does; in Actions this job is the one with write access to the issue.
-        from .commands import plan_approvals, waiting_parents
         from .connect import runner_logins
+        from .github.commands import plan_approvals, waiting_parents
 
         waiting = waiting_parents(policy, [tracker.get_issue(parent)])
         if waiting:

@@ -41,8 +41,8 @@ class Classifier:
         self.policy, self.tracker, self.open_numbers, self.logins = policy, tracker, open_numbers, None
 
     def __call__(self, issue: dict):
-        from .claims import running_label_state
         from .connect import runner_logins
+        from .github.claims import running_label_state
 
         verdict = classify(issue, self.policy.labels, self.open_numbers)
         if not verdict.reason.startswith("running"):
@@ -93,10 +93,10 @@ def collect(policy, tracker=None) -> dict:
             item["eligible"], item["reason"] = False, held[item["number"]]
     skipped = sorted(skipped + [item for item in eligible if not item["eligible"]], key=lambda item: item["number"])
     eligible = [item for item in eligible if item["eligible"]]
-    from .commands import apply_issue_commands
+    from .github.commands import apply_issue_commands
 
     # Read-only: the `@cxo` commands the daemon would act on, and those it would ignore.
-    from .feedback import feedback_state
+    from .github.feedback import feedback_state
 
     commands = apply_issue_commands(policy, tracker, issues, apply=False)
     from .rounds.upkeep import annotate
@@ -115,7 +115,7 @@ def work(eligible: list[dict], feedback: list[dict], commands: list[dict] | None
     (`cxo-run --issue N`), issue trees (`mode: plan-auto`; also a parent whose waiting plan a maintainer
     approved or asked to re-plan: its tree step applies that first), rounds on cxo's PRs (`cxo-run --issue N`
     of the issue in review runs its PR's round)."""
-    from .feedback import wants_round
+    from .github.feedback import wants_round
 
     found = [{"kind": "tree" if item.get("mode") == "plan-auto" else "issue", "number": item["number"]}
              for item in eligible]

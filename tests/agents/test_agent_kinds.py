@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from cxo import agents, policy_checks
+from cxo import agents
 from cxo.agents import claude, gemini
 from cxo.agents.base import AgentSpec
 from cxo.agents.sandbox import allow_hosts
 from cxo.errors import CxoError
+from cxo.policy import checks as policy_checks
 from cxo.policy import defaults
 
 

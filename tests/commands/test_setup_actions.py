@@ -51,7 +51,11 @@ def test_the_run_workflow(written):
     assert run["strategy"]["max-parallel"] == 3  # concurrency.children
     assert run["strategy"]["matrix"]["issue"] == "${{ fromJSON(needs.eligible.outputs.issues) }}"
     assert run["concurrency"]["group"] == "cxo-issue-${{ matrix.issue }}"
-    assert run["permissions"] == {"contents": "write", "issues": "write", "pull-requests": "write"}
+    # Writes for the run; reads of checks, statuses and Actions job logs for CI fix rounds.
+    assert run["permissions"] == {"contents": "write", "issues": "write", "pull-requests": "write",
+                                  "checks": "read", "statuses": "read", "actions": "read"}
+    assert eligible["permissions"] == {"contents": "read", "issues": "read", "pull-requests": "read",
+                                       "checks": "read", "statuses": "read"}
     steps = run["steps"]
     with_key = [s for s in steps if "OPENAI_API_KEY" in (s.get("env") or {})]
     assert [s.get("run") for s in with_key] == ['cxo-run --issue "$ISSUE"']
@@ -66,7 +70,7 @@ def test_the_run_workflow(written):
 
 def test_every_action_is_pinned_by_a_full_commit_sha(written):
     for rel in WORKFLOWS:
-        refs = re.findall(r"uses: (\S+)", (written / rel).read_text())
+        refs = re.findall(r"(?m)^\s*(?:-\s+)?uses: (\S+)", (written / rel).read_text())  # not `statuses: read`
         assert refs and all(re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", ref) for ref in refs), refs
 
 

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from cxo.feedback import feedback_state
+from cxo.github.feedback import feedback_state
 from tests.feedback.conftest import RUNNER
 from tests.hub.test_hub_reviews import open_pr
 

@@ -7,9 +7,9 @@ import sys
 import time
 from pathlib import Path
 
-from cxo.commands import apply_issue_commands, author_kind, parse_command
 from cxo.connect import tracker_for
 from cxo.daemon import Daemon
+from cxo.github.commands import apply_issue_commands, author_kind, parse_command
 from tests.feedback.conftest import RUNNER
 
 BIN = Path(sys.executable).parent

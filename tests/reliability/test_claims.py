@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cxo.claims import claim_comment, make_claim, parse_claims
+from cxo.github.claims import claim_comment, make_claim, parse_claims
 from cxo.runner import run_issue
 from tests.support.git_fixtures import GOOD_REPORT, git, scripted_agent, write_policy
 

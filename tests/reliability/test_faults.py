@@ -2,7 +2,7 @@
 
 import pytest
 
-from cxo.claims import earliest_live, finished_runs, parse_claims
+from cxo.github.claims import earliest_live, finished_runs, parse_claims
 from cxo.runner import run_issue
 from tests.support.git_fixtures import GOOD_REPORT, scripted_agent
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from cxo import policy as policy_mod
-from cxo.claims import claim_comment, done_marker, make_claim
+from cxo.github.claims import claim_comment, done_marker, make_claim
 from cxo.runner import run_issue
 from tests.support.git_fixtures import GOOD_REPORT, scripted_agent, write_policy
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from cxo import envelope
 from cxo import policy as policy_mod
-from cxo.claims import claim_comment, earliest_live, make_claim, parse_claims
 from cxo.connect import tracker_for
+from cxo.github.claims import claim_comment, earliest_live, make_claim, parse_claims
 from cxo.steps import claim, worktree
 from tests.support.git_fixtures import commit_all, git, write, write_policy
 from tests.support.hub_fixtures import push_dir
@@ -32,7 +32,7 @@ def test_claim_marker_round_trip_and_earliest_live():
     claims = parse_claims(comments)
     assert [c["comment_id"] for c in claims] == [5, 9]
     assert earliest_live(claims, now)["run_id"] == live["run_id"]
-    from cxo.claims import done_marker, finished_runs
+    from cxo.github.claims import done_marker, finished_runs
 
     done = finished_runs([{"id": 11, "body": "report " + done_marker(live["run_id"])}])
     assert done == {live["run_id"]} and earliest_live(claims, now, done) is None

@@ -3,8 +3,8 @@
 import pytest
 
 from cxo import policy as policy_mod
-from cxo.commands import apply_issue_commands
 from cxo.connect import tracker_for
+from cxo.github.commands import apply_issue_commands
 from cxo.runner import run_issue
 from tests.support.git_fixtures import scripted_agent
 from tests.tree.test_tree_run import CHILD, R, child_issues, labels_of, node, open_parent, plan_report

@@ -46,7 +46,7 @@ def main(argv=None) -> int:
         if args.actions:
             return write_workflows(target, args.dry_run, args.force, say)
         if args.migrate:
-            from ..migrate import migrate
+            from ..policy.migrate import migrate
 
             yaml_text, lines = migrate(target)
             for line in lines:

@@ -50,9 +50,9 @@ def reason_kind(body: str) -> str:
 
 def collect(policy, tracker, since: datetime, until: datetime) -> dict:
     """Every figure cxo-metrics shows, from GitHub, for [since, until]."""
-    from ..claims import MARKER, by_runners
     from ..connect import runner_logins
-    from ..feedback import REPORT, ROUND, is_cxo_pull, last_pushed
+    from ..github.claims import MARKER, by_runners
+    from ..github.feedback import REPORT, ROUND, is_cxo_pull, last_pushed
     from .spend import cost, records
 
     comments = tracker.list_repo_comments(since=iso(since))

@@ -15,7 +15,7 @@ the log only for a failing Actions job.
 
 from __future__ import annotations
 
-from ..feedback import CI
+from ..github.feedback import CI
 
 FAILED = ("failure", "timed_out", "startup_failure", "action_required")
 TAIL_LINES, TAIL_CHARS = 60, 4000

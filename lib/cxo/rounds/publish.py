@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 
 from .. import envelope, killpoints
-from ..claims import claim_comment, done_marker
-from ..feedback import ROUND
+from ..github.claims import claim_comment, done_marker
+from ..github.feedback import ROUND
 from ..gitutil import remote, rev_parse
 from ..steps.claim import round_claim_marker
 from ..tracker.base import write_once

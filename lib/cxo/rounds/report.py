@@ -2,7 +2,7 @@
 that the PR had its rounds. Runner-written facts; the agent's words only cleaned, bounded and quoted."""
 
 from .. import report
-from ..feedback import IGNORED_WHY, STOPPED, handled_marker, pushed_marker, round_marker
+from ..github.feedback import IGNORED_WHY, STOPPED, handled_marker, pushed_marker, round_marker
 from ..untrusted import one_line
 
 

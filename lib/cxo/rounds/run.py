@@ -13,7 +13,7 @@ its kind and what it acts on. A round killed mid-way is resumed from its saved e
 """
 
 from .. import envelope
-from ..feedback import REPORT, is_cxo_pull, last_pushed, pending
+from ..github.feedback import REPORT, is_cxo_pull, last_pushed, pending
 from ..pipeline import run_steps
 from . import agent as round_agent
 from . import publish as round_publish
@@ -139,7 +139,7 @@ def resume(policy, tracker, saved: dict, args, say) -> dict:
 
 
 def _stop_once(tracker, pull: dict, conversation: list[dict], logins: set[str], max_rounds: int, say) -> None:
-    from ..feedback import STOPPED
+    from ..github.feedback import STOPPED
 
     if any(STOPPED in (c.get("body") or "") for c in conversation
            if str((c.get("user") or {}).get("login") or "").lower() in logins):

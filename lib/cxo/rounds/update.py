@@ -24,7 +24,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from ..feedback import UPDATE
+from ..github.feedback import UPDATE
 from ..gitutil import GitError, git, is_ancestor, rev_parse
 
 WHEN = ("conflict", "behind", "never")

@@ -4,7 +4,7 @@ import os
 import socket
 
 from .. import envelope, killpoints
-from ..claims import (
+from ..github.claims import (
     claim_comment,
     claiming_marker,
     earliest_live,

@@ -10,9 +10,9 @@ from ..agents import sandbox as sandboxes
 from ..agents.base import AgentSpec
 from ..gitutil import rev_parse
 from ..measure import telemetry
+from ..policy.seed import is_seed_report, report_from_seed
 from ..redact import redact
 from ..schemas import errors as schema_errors
-from ..seed import is_seed_report, report_from_seed
 from ..untrusted import one_line
 
 STEP = "codex"
@@ -78,7 +78,7 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
     report_path = output_dir(policy, env) / "report.json"
     # A feedback round's prompt carries the reviewers' items (the round's comments live on the PR, not here).
     context = prompting.round_context(env["round"]) if env.get("round") else ""
-    from ..claims import listing_at_claim
+    from ..github.claims import listing_at_claim
 
     comments = listing_at_claim(env["run_id"], env["claim"]["comment_id"])
     comments = tracker.list_comments(issue["number"]) if comments is None else comments

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .. import envelope, killpoints, report
 from ..errors import CxoError, InputError
-from ..feedback import pushed_marker
+from ..github.feedback import pushed_marker
 from ..gitutil import git, remote, rev_parse
 from ..policy import render
 from ..tracker.base import write_once
@@ -20,7 +20,7 @@ STEP = "publish"
 
 
 def upsert_comment(tracker, number: int, marker: str, body: str, comments: list[dict] | None = None) -> dict:
-    from ..claims import DONE, done_marker
+    from ..github.claims import DONE, done_marker
 
     for comment in tracker.list_comments(number) if comments is None else comments:
         if marker in (comment.get("body") or ""):
@@ -87,8 +87,8 @@ def verify(env: dict, policy, tracker) -> list[dict] | None:
     """An envelope is a file anyone could edit: before writing anything, check it against GitHub. Its claim
     comment must be on its issue, written by a runner login, for its run id; its worktree must be one of
     this runner's. Returns the issue's comments (publish reuses them), or None when there is no claim."""
-    from ..claims import parse_claims
     from ..connect import runner_logins
+    from ..github.claims import parse_claims
 
     if "claim" not in env:
         return None
@@ -99,7 +99,7 @@ def verify(env: dict, policy, tracker) -> list[dict] | None:
     tree = env.get("worktree")
     if tree and policy.workspace_root.resolve() not in Path(tree["path"]).resolve().parents:
         raise InputError(refuse.format(f"worktree {tree['path']} is not under {policy.workspace_root}"))
-    from ..claims import listing_at_claim
+    from ..github.claims import listing_at_claim
 
     # A run claimed by this very process was checked against GitHub by its claim step (the envelope never left
     # memory); anything else is listed and checked now.

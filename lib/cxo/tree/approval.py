@@ -13,7 +13,7 @@ and ends `agent:blocked` ("plan awaits approval"). A later run of the parent the
   approval no longer counts: the approval label is taken off);
 - otherwise waits again.
 
-Trust is the `@cxo` commands' (lib/cxo/commands.py): github.trustedAuthorAssociations, never a bot or the runner.
+Trust is the `@cxo` commands' (lib/cxo/github/commands.py): github.trustedAuthorAssociations, never a bot or the runner.
 The daemon's command pass removes `agent:blocked` from a waiting parent on such a command or the label, so the
 parent becomes eligible in the same cycle.
 """
@@ -24,8 +24,8 @@ import re
 
 # The plan comment's markers and `awaiting` live with the other comment readers (commands.py), which the daemon's
 # command pass reads without importing the tree.
-from ..commands import PLAN_MARKER as MARKER  # noqa: E402
-from ..commands import plan_awaiting as awaiting  # noqa: E402,F401
+from ..github.commands import PLAN_MARKER as MARKER  # noqa: E402
+from ..github.commands import plan_awaiting as awaiting  # noqa: E402,F401
 
 
 def plan_digest(report: dict) -> str:
@@ -60,7 +60,7 @@ def pending(comments: list[dict], number: int, runner_logins: set[str]) -> dict 
     state, seen, comment_id}; None without one (or when its embedded plan does not match its digest)."""
     import base64
 
-    from ..commands import PLAN_STATE
+    from ..github.commands import PLAN_STATE
 
     for comment in comments:
         body = comment.get("body") or ""
@@ -113,7 +113,7 @@ def post(tracker, policy, number: int, plan, report: dict, source: str, state: s
 
 
 def _guidance(body: str, trigger: str) -> str:
-    from ..commands import _own_lines
+    from ..github.commands import _own_lines
 
     text = "\n".join(_own_lines(body))
     found = re.search(r"(?<![\w@/.-])" + re.escape(trigger) + r"(?![\w-])\s+replan\b", text, re.IGNORECASE)
@@ -123,7 +123,7 @@ def _guidance(body: str, trigger: str) -> str:
 def decide(policy, issue: dict, comments: list[dict], pending: dict, runner_logins: set[str]) -> tuple[str, str]:
     """(`approve` | `replan` | `wait`, guidance): the newest trusted approve/replan comment newer than the posted
     plan wins; without one, the approval label approves."""
-    from ..commands import author_kind, parse_command
+    from ..github.commands import author_kind, parse_command
 
     trigger = policy["feedback"]["trigger"]
     trusted = {a.upper() for a in policy["github"]["trustedAuthorAssociations"]}

@@ -5,7 +5,7 @@ import threading
 from pathlib import Path
 
 from .. import envelope, killpoints
-from ..claims import done_marker
+from ..github.claims import done_marker
 from ..gitutil import git, rev_parse
 from ..tracker.base import write_once
 from . import integrate, schedule

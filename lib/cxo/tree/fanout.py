@@ -19,8 +19,8 @@ import re
 from pathlib import Path
 
 from .. import envelope
-from ..claims import by_runners, claim_comment, done_marker, running_label_state
 from ..errors import CxoError
+from ..github.claims import by_runners, claim_comment, done_marker, running_label_state
 from ..gitutil import git, remote, rev_parse
 from . import children, integrate, schedule
 from . import plan as plan_mod

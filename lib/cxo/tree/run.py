@@ -11,7 +11,7 @@ file `trees/<parent>.json`, so a killed tree run resumes where it stopped.
 from pathlib import Path
 
 from .. import envelope, killpoints
-from ..claims import done_marker
+from ..github.claims import done_marker
 from ..gitutil import remote, rev_parse
 from ..policy import render
 from ..tracker.base import write_once

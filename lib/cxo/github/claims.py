@@ -9,7 +9,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
-from . import jsonin
+from .. import jsonin
 
 MARKER = re.compile(r"<!--\s*cxo:claim\s+(\{.*?\})\s*-->", re.S)
 # Written into a run's final report or blocked comment: that run's claim is over, whatever its lease says.

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 
-from .labels import label_names
+from ..labels import label_names
 
 COMMANDS = {"run": "auto", "plan": "planAuto"}
 PLAN_COMMANDS = ("approve", "replan")  # on a parent whose plan awaits approval (lib/cxo/tree/approval.py)
@@ -138,7 +138,7 @@ def apply_issue_commands(policy, tracker, issues: list[dict], apply: bool = True
 
     Returns one entry per unhandled command comment (`issue`, `comment_id`, `author`, `command`, `label`,
     `action`, and `done` when applied). With apply=False nothing is written: cxo-status shows what would happen."""
-    from .connect import runner_logins as logins_of
+    from ..connect import runner_logins as logins_of
 
     todo = candidates(policy, issues)
     waiting = waiting_parents(policy, issues)

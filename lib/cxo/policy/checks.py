@@ -5,7 +5,7 @@ import re
 import string
 import subprocess
 
-from .errors import PolicyError
+from ..errors import PolicyError
 
 DEFAULT_API_URL = "https://api.github.com"
 LABEL_KEYS = ("auto", "planAuto", "child", "running", "blocked", "manual", "review")

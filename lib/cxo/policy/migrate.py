@@ -1,6 +1,6 @@
 """`cxo-setup --migrate`: the cxo config.yaml equivalent to a seed config.json, and what changed.
 
-Above both the policy loader and the seed translation (lib/cxo/seed.py), which it uses.
+Above both the policy loader and the seed translation (lib/cxo/policy/seed.py), which it uses.
 """
 
 
@@ -21,8 +21,8 @@ def migrate(target) -> tuple[str, list[str]]:
 
     import yaml
 
-    from .errors import PolicyError, UsageError
-    from .policy import POLICY_DIR, parse_policy_text
+    from ..errors import PolicyError, UsageError
+    from . import POLICY_DIR, parse_policy_text
 
     source = Path(target) / POLICY_DIR / "config.json"
     if not source.is_file():

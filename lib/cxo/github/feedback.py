@@ -203,7 +203,7 @@ def wants_round(item: dict) -> bool:
 
 def feedback_state(policy, tracker, issues: list[dict], logins: set[str] | None = None) -> list[dict]:
     """Every open cxo draft PR with its feedback state (see pull_feedback), by PR number."""
-    from .connect import runner_logins
+    from ..connect import runner_logins
 
     if not any(i.get("pull_request") is not None and REPORT.search(i.get("body") or "") for i in issues):
         return []

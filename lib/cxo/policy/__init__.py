@@ -17,8 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from .errors import PolicyError
-from .policy_checks import (  # noqa: F401 - the value checks live beside; callers know them as the policy's
+from ..errors import PolicyError
+from .checks import (  # noqa: F401 - the value checks live beside; callers know them as the policy's
     AGENT_PLACEHOLDERS,
     DEFAULT_API_URL,
     LABEL_KEYS,
@@ -37,7 +37,7 @@ RUNTIME_KEYS = {"state", "locks", "lock", "worktrees", "runs", "activeRuns", "cl
 
 @cache
 def _defaults_text() -> str:
-    from .resources import policy_defaults_text
+    from ..resources import policy_defaults_text
 
     return policy_defaults_text()
 
@@ -98,7 +98,7 @@ def _runtime_key_paths(data, prefix="") -> list[str]:
 
 
 def _schema_problem(data: dict, shown: str) -> str | None:
-    from .schemas import validator  # config.schema.json's, built once per process
+    from ..schemas import validator  # config.schema.json's, built once per process
 
     errors = sorted(validator("config").iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     if not errors:
@@ -278,7 +278,7 @@ class Policy:
 
     def prompt_path(self, key: str) -> Path:
         """The repository's prompt file, or the package's own when the repository has none."""
-        from .resources import prompts_dir
+        from ..resources import prompts_dir
 
         rel = self.data["prompts"][key]
         if self.source:
@@ -347,7 +347,7 @@ def _label_names(data: dict) -> dict:
 @lru_cache(maxsize=16)
 def _policy_tree(target: Path, commit: str) -> dict:
     """path -> (mode, kind) for all of .codex-orchestrator/ at `commit`: one git call, not one per file looked up."""
-    from .gitutil import git
+    from ..gitutil import git
 
     entries = {}
     for item in git(target, "ls-tree", "-r", "-t", "-z", commit, "--", POLICY_DIR, retcode=None).split("\0"):
@@ -362,7 +362,7 @@ def _show(target: Path, commit: str, rel: str) -> str | None:
     """A file's text at `commit`, or None when the commit has no such file."""
     import subprocess
 
-    from .gitutil import config_env, git
+    from ..gitutil import config_env, git
 
     if rel.startswith(POLICY_DIR + "/"):
         if (found := _policy_tree(target, commit).get(rel)) is None:
@@ -393,7 +393,7 @@ def _base_ref(bootstrap: dict) -> str:
 
 def _base_commit(target: Path, bootstrap: dict) -> str | None:
     """The fetched base branch's commit (refs/remotes/<remote>/<baseBranch>), if this checkout has one."""
-    from .gitutil import git, is_repo
+    from ..gitutil import git, is_repo
 
     git_section = {**_parsed_defaults()["git"], **(bootstrap.get("git") or {})}
     remote, base = str(git_section["remote"]), str(git_section["baseBranch"])
@@ -509,7 +509,7 @@ def load(target: Path | str = ".", overrides: dict | None = None, infer_repo: bo
     policy = Policy(target=target, data=data, path=path, overrides=overrides or {}, source=source,
                     label_meta=label_meta)
     if infer_repo and (not policy.owner or not policy.repo):
-        from .gitutil import remote_repo
+        from ..gitutil import remote_repo
 
         found = remote_repo(target, policy.remote)
         if found:
