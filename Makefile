@@ -27,8 +27,9 @@ soak: install  ## the operation state machine at length (SOAK_EXAMPLES=, SOAK_ST
 	CXO_SOAK_EXAMPLES=$(or $(SOAK_EXAMPLES),40) CXO_SOAK_STEPS=$(or $(SOAK_STEPS),25) \
 	  $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/operation
 
-lint: install  ## ruff
+lint: install  ## ruff; mypy on the rooms with protocols (pyproject.toml [tool.mypy])
 	$(BIN)/ruff check lib tests bench
+	$(BIN)/mypy
 
 setup:  ## write .codex-orchestrator/ policy and prompts in TARGET (add ARGS=--prepare-labels)
 	$(BIN)/cxo-setup --target $(TARGET) $(ARGS)

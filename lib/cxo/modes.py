@@ -33,8 +33,8 @@ class Start:
     args: Any
     say: Any
     lock: Any
-    saved: dict | None = None
-    env: dict | None = None
+    saved: dict = field(default_factory=dict)  # this host's record of an interrupted run of the issue, if any
+    env: dict = field(default_factory=dict)
     notes: dict = field(default_factory=dict)
 
 
@@ -131,7 +131,8 @@ class InReview:
 
         logins = runner_logins(policy, tracker)
         for pull in cxo_pulls(tracker.list_issues(state="open"), logins):
-            if int(REPORT.search(pull["body"]).group(1)) == env["issue"]["number"]:
+            found = REPORT.search(pull["body"])  # cxo_pulls keeps only PRs with the report marker
+            if found and int(found.group(1)) == env["issue"]["number"]:
                 return pull["number"]
         return None
 

@@ -32,7 +32,7 @@ def run_issue(target, issue: int, run_id: str | None = None, args=None, say=None
         if saved is not None and getattr(args, "restart", False):
             recovery.release(policy, tracker, saved, say)
             saved = None
-        return modes.choose(modes.Start(target, policy, tracker, issue, run_id, args, say, lock, saved))
+        return modes.choose(modes.Start(target, policy, tracker, issue, run_id, args, say, lock, saved or {}))
     finally:
         lock.release()
 

@@ -48,7 +48,7 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
         addressed = _push_and_reply(env, policy, tracker, say, section, resumed)
     killpoints.reached("round:before-report")
     body = round_report.round_report(env, addressed)
-    claim = next(c for c in comments if c["id"] == env["claim"]["comment_id"])  # verify() found it
+    claim = next(c for c in comments or [] if c["id"] == env["claim"]["comment_id"])  # verify() found it
     author = str((claim.get("user") or {}).get("login") or "").lower()
     report_comment = _upsert_round_report(tracker, env, body, resumed, author)
     section["comment"] = {"id": report_comment["id"], "url": report_comment.get("html_url", "")}

@@ -123,7 +123,8 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
         if held:
             say(f"issue #{number} is not started: {held}")
             return envelope.block(env, STEP, f"not eligible: {held}",
-                                  {"labels": verdict.labels, "claimed": False, "pace": pace.to_json()})
+                                  {"labels": verdict.labels, "claimed": False,
+                                   "pace": pace.to_json() if pace else None})
         # A new issue waits while a spend cap is reached (lib/cxo/measure/caps.py): refused before any write.
         from ..measure.caps import check_start as check_caps
 
@@ -131,7 +132,8 @@ def run(env: dict, *, policy, args=None, say=print, tracker=None) -> dict:
         if held:
             say(f"issue #{number} is not started: {held}")
             return envelope.block(env, STEP, f"not eligible: {held}",
-                                  {"labels": verdict.labels, "claimed": False, "budget": caps.to_json()})
+                                  {"labels": verdict.labels, "claimed": False,
+                                   "budget": caps.to_json() if caps else None})
 
     if env.get("round"):
         note = (note + "\n" if note else "") + (f"Feedback round {env['round']['n']} on PR #{env['round']['pull']}."

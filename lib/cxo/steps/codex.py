@@ -183,7 +183,7 @@ def run_agent(env: dict, policy, args, say, prompt: str, role: str, schema: str)
     }
     env["codex"] = section
     # The log stays local: the agent's output is never quoted in what the runner publishes.
-    details = {"log_path": str(spec.log_path)}
+    details: dict = {"log_path": str(spec.log_path)}
     pushes = push_attempts(spec.events_path, spec.log_path)
     if pushes:
         section["push_attempts"] = pushes
@@ -195,7 +195,7 @@ def run_agent(env: dict, policy, args, say, prompt: str, role: str, schema: str)
         return envelope.block(env, STEP, f"the agent made setuid/setgid files ({', '.join(taken.setid[:5])}): "
                               "the bits were removed and nothing was published", details), None
     if result.budget_stopped:
-        return budget_stop(env, policy, say, worktree, spent, max_tokens, result.duration_s, details), None
+        return budget_stop(env, policy, say, worktree, spent, int(max_tokens or 0), result.duration_s, details), None
     if result.timed_out or result.idle_timed_out:
         limit = f"{timeout}s total" if result.timed_out else f"{idle}s without output"
         return envelope.block(env, STEP, f"agent timed out ({limit})", details), None

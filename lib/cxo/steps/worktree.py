@@ -157,7 +157,7 @@ def set_aside(policy, path: Path, branch: str, say) -> str:
     git(target, "branch", "--force", "--", kept, rev_parse(path, "HEAD"))
     on = current_branch(path)
     repository.remove(target, path)
-    for name in {branch, on} - {None}:
+    for name in {n for n in (branch, on) if n}:
         git(target, "branch", "-D", "--", name, retcode=None)
     say(f"kept the earlier attempt's work on local branch {kept} (not pushed); this attempt starts afresh")
     return kept
