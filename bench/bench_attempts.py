@@ -87,6 +87,48 @@ def run(ctx) -> list[dict]:
                 {"what": f"N={n}: wall time per issue (median; total {got['wall_total']:.0f} s)",
                  "value": round(got["wall"], 2), "unit": "s"},
             ]
-        return rows
+        return rows + with_eval(ctx)
     finally:
         hub.stop()
+
+
+EVAL_TASKS = 8
+
+
+def with_eval(ctx) -> list[dict]:
+    """The same comparison through cxo-eval: SWE-bench-format tasks, an agent right with p = 0.4 per attempt (else it
+    breaks an existing test), hidden tests deciding what is resolved; N=1 and N=3 over the same tasks."""
+    import json
+    import subprocess
+
+    import yaml
+
+    from tests.evaluate.history import eval_policy, local_history
+
+    tasks = local_history(ctx.work / "attempts-shop", EVAL_TASKS + 1)[1:]
+    tasks_file = ctx.work / "attempts-tasks.jsonl"
+    tasks_file.write_text("".join(json.dumps(t) + "\n" for t in tasks))
+    env = {**os.environ, "PATH": os.pathsep.join([str(ctx.bin), os.environ.get("PATH", "")]),
+           "VIRTUAL_ENV": str(ctx.root / ".venv")}
+    rows = []
+    for n in (1, 3):
+        path = eval_policy(ctx.work / f"attempts-eval-{n}.yaml", f"coin:{P}")
+        policy = yaml.safe_load(path.read_text())
+        policy["agent"] = {**(policy.get("agent") or {}), "attempts": n}
+        path.write_text(yaml.safe_dump(policy, sort_keys=False))
+        out = ctx.work / f"attempts-eval-out-{n}"
+        done = subprocess.run([str(ctx.bin / "cxo-eval"), "run", "--tasks", str(tasks_file), "--out", str(out),
+                               "--policy", str(path), "--jobs", "2"], capture_output=True, text=True, env=env)
+        if done.returncode:
+            raise RuntimeError(done.stderr.strip().splitlines()[-1])
+        summary = json.loads(done.stdout)
+        low, high = summary["resolve_rate_ci95"]
+        tokens = summary["tokens"]
+        total = tokens.get("total_tokens") if isinstance(tokens, dict) else tokens
+        rows += [{"what": f"cxo-eval, {EVAL_TASKS} tasks, N={n}: resolve rate (95% interval) ",
+                  "value": f"{summary['resolve_rate']:.2f} ({low:.2f}-{high:.2f})", "unit": ""},
+                 {"what": f"cxo-eval, N={n}: false accepts / blocked", "unit": "",
+                  "value": f"{summary['false_accepts']} / {summary['blocked']}"},
+                 {"what": f"cxo-eval, N={n}: tokens and cost (runner.prices)", "unit": "",
+                  "value": f"{total} tokens, {summary['cost']} {summary.get('currency') or ''}".strip()}]
+    return rows

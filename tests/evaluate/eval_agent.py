@@ -7,6 +7,8 @@ It reads the issue from the prompt on stdin ("fn_K should return x + K") and, in
   overfit  special-cases its own test's input, adds that test      (passes its test, fails the hidden one)
   breaker  fixes app/m_K.py, adds a test, and breaks app/base.py   (breaks existing tests)
   lazy     fixes app/m_K.py and adds no test                       (right, but the tdd gate blocks it)
+  coin:P   right with probability P per task and attempt (a seed of K and $CXO_ATTEMPT), else breaker
+           (the best-of-N bench: known success probability)
 It prints one JSON usage line (1,000 input, 200 output tokens) and writes a completion report.
 """
 
@@ -23,6 +25,12 @@ def main() -> int:
     if "--sleep" in sys.argv:
         time.sleep(float(sys.argv[sys.argv.index("--sleep") + 1]))
     k = int(re.search(r"fn_(\d+) should return x \+ (\d+)", sys.stdin.read()).group(1))
+    if mode.startswith("coin:"):
+        import hashlib
+
+        seed = f"coin:{k}:{os.environ.get('CXO_ATTEMPT', '1')}".encode()
+        draw = int(hashlib.sha256(seed).hexdigest()[:8], 16) / 2 ** 32
+        mode = "right" if draw < float(mode.split(":", 1)[1]) else "breaker"
     if "--pause-once" in sys.argv:  # --pause-once K MARKER: on task K, the first time, say so and wait a minute
         at = sys.argv.index("--pause-once")
         marker = Path(sys.argv[at + 2])

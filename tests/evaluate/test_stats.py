@@ -76,3 +76,13 @@ def test_closing_keywords_link_the_latest_merged_pull():
              {"number": 7, "title": "y", "body": "see #3, refs #4, other/repo#8, prefix#9", "merged_at": "2025-01-04"},
              {"number": 8, "title": "Fix #2 again", "body": "", "pull_request": {"merged_at": None}}]  # closed unmerged
     assert {n: p["number"] for n, p in closed_by(pulls).items()} == {1: 6, 2: 5}
+
+
+def test_a_best_of_n_runs_tokens_are_every_attempts_not_only_the_winners():
+    from cxo.evaluate.run import _tokens
+
+    one = {"input_tokens": 100, "cached_input_tokens": 0, "output_tokens": 20, "total_tokens": 120}
+    single = {"codex": {"usage": one}}
+    assert _tokens(single)["total_tokens"] == 120
+    best_of_three = {"codex": {"usage": one}, "attempts": {"items": [{"usage": one}, {"usage": one}, {"usage": None}]}}
+    assert _tokens(best_of_three)["total_tokens"] == 240 and _tokens(best_of_three)["input_tokens"] == 200

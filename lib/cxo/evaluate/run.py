@@ -178,9 +178,12 @@ def _tokens(final: dict) -> dict:
     from ..usage import add, zero
 
     total = zero()
-    usage = (final.get("codex") or {}).get("usage")
-    if isinstance(usage, dict):
-        total = add(total, usage)
+    # A best-of-N run spent what every attempt spent (its `codex` section is only the winner's).
+    attempts = (final.get("attempts") or {}).get("items") or []
+    spent = [item.get("usage") for item in attempts] if attempts else [(final.get("codex") or {}).get("usage")]
+    for usage in spent:
+        if isinstance(usage, dict):
+            total = add(total, usage)
     return total
 
 
