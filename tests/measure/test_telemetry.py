@@ -124,3 +124,16 @@ def test_without_the_endpoint_nothing_is_sent_and_opentelemetry_is_not_imported(
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("OTEL_")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_best_of_n_runs_attempts_are_spans_of_the_same_trace(target_repo, hub_repo, tmp_path, collector):
+    # Attempts run in worker threads: they must still be children of the run's trace, not traces of their own.
+    scripted_agent(target_repo, tmp_path, [CHANGE, SPEND, {"report": GOOD_REPORT}],
+                   extra_policy={"runner": {"prices": PRICES}, "agent": {"attempts": 2}})
+    env = run_issue(target_repo, open_issue(hub_repo)["number"])
+    assert env["publish"]["outcome"] == "review" and len(env["attempts"]["items"]) == 2
+    spans = decoded(collector.received)
+    assert len({s["trace"] for s in spans}) == 1
+    ids = {s["id"] for s in spans}
+    agents = [s for s in spans if s["name"] == "cxo.agent"]
+    assert len(agents) == 2 and all(s["parent"] in ids for s in agents)

@@ -14,6 +14,7 @@ A killed best-of-N run is not picked up half-way: resumed before its winner was 
 was interrupted: retry"); resumed after, it publishes the winner.
 """
 
+import contextvars
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
@@ -87,7 +88,11 @@ def run(env: dict, policy, say, args=None, tracker=None) -> dict:
                 for k, (view, m) in enumerate(zip(views, work.numbers(policy, branch, tree, n), strict=True), 1)]
     say(f"best of {n}: {n} attempts, {concurrency} at a time"
         + (f", {each:,} tokens each (codex.maxTokens {env['attempts']['max_tokens']:,} split)" if each else ""))
-    results, interrupted = _run_all(env, attempts, n, concurrency, policy, args, say)
+    from ..measure import telemetry
+
+    # Under the run's own span (when OpenTelemetry is on): every attempt's spans belong to this run's trace.
+    with telemetry.run(lambda: env, policy):
+        results, interrupted = _run_all(env, attempts, n, concurrency, policy, args, say)
     items = [work.item(a, result, seconds) for a, (result, seconds) in zip(attempts, results, strict=True)
              if result is not None]
     if interrupted:
@@ -126,7 +131,9 @@ def _run_all(env: dict, attempts: list, n: int, concurrency: int, policy, args, 
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="cxo-attempt")
     futures = []
     try:
-        futures = [pool.submit(work.run, env, a, n, args, _prefixed(say, f"attempt {a.k}/{n}: "), stop)
+        # Each attempt runs in a copy of this thread's context, so its OpenTelemetry spans are the run's children.
+        futures = [pool.submit(contextvars.copy_context().run, work.run, env, a, n, args,
+                               _prefixed(say, f"attempt {a.k}/{n}: "), stop)
                    for a in attempts]
         return [future.result() for future in futures], False
     except KeyboardInterrupt:
