@@ -152,6 +152,12 @@ def serve(args) -> int:
     print(f"cxo-hub: serving {server.url} with data in {args.data}", file=sys.stderr, flush=True)
     if not args.admin_token:
         print(f"cxo-hub: the admin token for /_hub/* is in {args.data / 'admin-token'}", file=sys.stderr, flush=True)
+    import signal
+
+    from .common import _raise_interrupt
+
+    # Ctrl-C, or SIGTERM from a service manager (or a shell whose background jobs ignore SIGINT): a clean stop.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
