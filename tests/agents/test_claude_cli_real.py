@@ -13,6 +13,7 @@ import pytest
 
 from cxo.runner import run_issue
 from tests.rounds.test_round_run import runner  # noqa: F401  (fixture)
+from tests.support.agent_clis import required
 from tests.support.fake_anthropic_server import ScriptedAnthropicServer
 from tests.support.git_fixtures import GOOD_REPORT, reviewer_policy, write_policy
 
@@ -20,8 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CLAUDE = ROOT / ".tools" / "node_modules" / ".bin" / "claude"
 MODEL = "claude-sonnet-4-5"
 
-pytestmark = pytest.mark.skipif(not CLAUDE.exists(), reason="the pinned Claude Code CLI is not installed: run "
-                                "scripts/install-agents.sh (CI does)")
+pytestmark = required("claude", "Claude Code CLI", "scripts/install-agents.sh")
 
 APPROVE = json.dumps({"verdict": "approve", "summary": "Looks right.", "findings": []})
 MULTIPLY = "printf '\\n\\ndef multiply(a, b):\\n    return a * b\\n' >> app/calc.py"

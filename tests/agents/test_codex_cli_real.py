@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 
 from cxo.runner import run_issue
+from tests.support.agent_clis import required
 from tests.support.fake_model_server import ScriptedModelServer, codex_env, codex_provider_args, through_proxy
 from tests.support.git_fixtures import GOOD_REPORT, reviewer_policy, write_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 CODEX = ROOT / ".tools" / "node_modules" / ".bin" / "codex"
 
-pytestmark = pytest.mark.skipif(not CODEX.exists(), reason="the pinned Codex CLI is not installed: run "
-                                "scripts/install-codex.sh (CI does)")
+pytestmark = required("codex", "Codex CLI", "scripts/install-codex.sh")
 
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from cxo.runner import run_issue
 from tests.rounds.test_round_run import runner  # noqa: F401  (fixture)
+from tests.support.agent_clis import required
 from tests.support.fake_gemini_server import ScriptedGeminiServer
 from tests.support.git_fixtures import GOOD_REPORT, reviewer_policy, write_policy
 
@@ -20,8 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 GEMINI = ROOT / ".tools" / "node_modules" / ".bin" / "gemini"
 MODEL = "gemini-2.5-pro"
 
-pytestmark = pytest.mark.skipif(not GEMINI.exists(), reason="the pinned Gemini CLI is not installed: run "
-                                "scripts/install-agents.sh (CI does)")
+pytestmark = required("gemini", "Gemini CLI", "scripts/install-agents.sh")
 
 APPROVE = json.dumps({"verdict": "approve", "summary": "Looks right.", "findings": []})
 MULTIPLY = "printf '\\n\\ndef multiply(a, b):\\n    return a * b\\n' >> app/calc.py"

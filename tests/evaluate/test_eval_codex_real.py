@@ -10,13 +10,13 @@ import pytest
 import yaml
 
 from tests.evaluate.history import cxo_eval, local_history
+from tests.support.agent_clis import required
 from tests.support.fake_model_server import ScriptedModelServer, codex_provider_args, through_proxy
 from tests.support.git_fixtures import GOOD_REPORT, reviewer_policy
 
 CODEX = Path(__file__).resolve().parents[2] / ".tools" / "node_modules" / ".bin" / "codex"
 
-pytestmark = pytest.mark.skipif(not CODEX.exists(), reason="the pinned Codex CLI is not installed: run "
-                                "scripts/install-codex.sh (CI does)")
+pytestmark = required("codex", "Codex CLI", "scripts/install-codex.sh")
 
 
 @pytest.fixture

@@ -3,11 +3,8 @@
 import json
 import sys
 
-import pytest
-
 from cxo.rounds.run import run_pull
 from tests.agents.test_codex_cli_real import (
-    CODEX,
     codex_policy,
     tmp_path,  # noqa: F401  (outside /tmp: see its docstring)
 )
@@ -19,11 +16,11 @@ from tests.rounds.test_round_run import (
     round_reports,
     runner,  # noqa: F401  (fixture)
 )
+from tests.support.agent_clis import required
 from tests.support.fake_model_server import ScriptedModelServer, through_proxy
 from tests.support.git_fixtures import GOOD_REPORT, reviewer_policy, write_policy
 
-pytestmark = pytest.mark.skipif(not CODEX.exists(), reason="the pinned Codex CLI is not installed: run "
-                                "scripts/install-codex.sh (CI does)")
+pytestmark = required("codex", "Codex CLI", "scripts/install-codex.sh")
 
 
 def test_real_codex_performs_one_feedback_round(runner, hub_repo, tmp_path):  # noqa: F811
