@@ -76,10 +76,7 @@ def failing(policy, tracker, pull: dict, rounds: list[dict]) -> dict | None:
 
 def _job_log(tracker, run: dict) -> str | None:
     """The Actions job's log (an Actions check run's id is its job's id), or None when it cannot be read."""
-    reader = getattr(tracker, "job_log", None)
-    if reader is None:
-        return None
     try:
-        return reader(int(run["id"]))
+        return tracker.job_log(int(run["id"]))
     except Exception:  # noqa: BLE001 - a log is a help, not a condition: the summary still goes to the agent
         return None
